@@ -1,0 +1,37 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { DomainError } from '../common/errors/domain-error';
+import type { AuthUser } from './auth-user';
+import { IS_PUBLIC } from './public.decorator';
+import { TokenService } from './token.service';
+
+/**
+ * Global guard: every HTTP route needs a valid bearer token unless it is @Public(). Role checks
+ * live in the services, because the contract puts them after validation (400) and existence (404).
+ */
+@Injectable()
+export class AccessTokenGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') {
+      return true;
+    }
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) {
+      return true;
+    }
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthUser }>();
+    const [scheme, token] = (request.headers.authorization ?? '').split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !token) {
+      throw new DomainError('UNAUTHENTICATED', 'A bearer access token is required');
+    }
+    const { id, role } = await this.tokens.verify(token);
+    request.user = { id, role };
+    return true;
+  }
+}

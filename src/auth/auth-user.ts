@@ -1,0 +1,16 @@
+import type { UserRole } from './user.entity';
+
+/** Who is calling, as proven by the access token. */
+export interface AuthUser {
+  id: string;
+  role: UserRole;
+}
+
+export interface AccessTokenClaims {
+  sub: string;
+  role: UserRole;
+  iat: number;
+  exp: number;
+  iss: string;
+  aud: string;
+}

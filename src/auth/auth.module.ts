@@ -1,0 +1,51 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { AccessTokenGuard } from './access-token.guard';
+import { AuthController } from './auth.controller';
+import { AuthService } from './auth.service';
+import { PasswordHasher } from './password-hasher';
+import { TokenService } from './token.service';
+import { User } from './user.entity';
+import { UsersService } from './users.service';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([User]),
+    JwtModule.registerAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => {
+        if (!config.jwt.secret) {
+          throw new Error('JWT secret was not resolved before start-up');
+        }
+        return {
+          secret: config.jwt.secret,
+          signOptions: {
+            algorithm: 'HS256',
+            expiresIn: config.jwt.expiresInSeconds,
+            issuer: config.jwt.issuer,
+            audience: config.jwt.audience,
+          },
+          verifyOptions: {
+            algorithms: ['HS256'],
+            issuer: config.jwt.issuer,
+            audience: config.jwt.audience,
+          },
+        };
+      },
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [
+    AuthService,
+    UsersService,
+    PasswordHasher,
+    TokenService,
+    { provide: APP_GUARD, useClass: AccessTokenGuard },
+  ],
+  exports: [TokenService, UsersService],
+})
+export class AuthModule {}

@@ -1,0 +1,50 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../common/errors/domain-error';
+import { AuthResponse, UserView } from './dto/auth.views';
+import type { LoginDto } from './dto/login.dto';
+import type { RegisterDto } from './dto/register.dto';
+import { PasswordHasher } from './password-hasher';
+import { TokenService } from './token.service';
+import type { User } from './user.entity';
+import { UsersService } from './users.service';
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly hasher: PasswordHasher,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async register(dto: RegisterDto): Promise<AuthResponse> {
+    const user = await this.users.create(dto);
+    return this.issue(user);
+  }
+
+  /** Unknown email and wrong password answer alike, in about the same time. */
+  async login(dto: LoginDto): Promise<AuthResponse> {
+    const user = await this.users.findByEmailWithHash(dto.email);
+    const ok = await this.hasher.verify(user?.passwordHash, dto.password);
+    if (!user || !ok) {
+      throw new DomainError('UNAUTHENTICATED', 'Invalid email or password');
+    }
+    return this.issue(user);
+  }
+
+  async me(id: string): Promise<UserView> {
+    const user = await this.users.findById(id);
+    if (!user) {
+      throw new DomainError('UNAUTHENTICATED', 'The account of this token no longer exists');
+    }
+    return UserView.of(user);
+  }
+
+  private async issue(user: User): Promise<AuthResponse> {
+    return {
+      accessToken: await this.tokens.sign({ id: user.id, role: user.role }),
+      tokenType: 'Bearer',
+      expiresIn: this.tokens.expiresInSeconds,
+      user: UserView.of(user),
+    };
+  }
+}

@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { DomainError } from '../common/errors/domain-error';
+import { USER_ROLES } from './user.entity';
+import type { AccessTokenClaims, AuthUser } from './auth-user';
+
+/**
+ * Issues and checks access tokens: HS256 only, with iss, aud and exp demanded. The HTTP guard and
+ * the WebSocket handshake both verify through `verify`, so the rules cannot drift apart.
+ */
+@Injectable()
+export class TokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  get expiresInSeconds(): number {
+    return this.config.jwt.expiresInSeconds;
+  }
+
+  sign(user: AuthUser): Promise<string> {
+    return this.jwt.signAsync({ role: user.role }, { subject: user.id });
+  }
+
+  async verify(token: string): Promise<AuthUser & { expiresAt: Date }> {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<AccessTokenClaims>(token);
+    } catch {
+      throw new DomainError('UNAUTHENTICATED', 'Invalid or expired access token');
+    }
+    if (
+      typeof claims.sub !== 'string' ||
+      !USER_ROLES.includes(claims.role) ||
+      typeof claims.exp !== 'number'
+    ) {
+      throw new DomainError('UNAUTHENTICATED', 'Invalid access token claims');
+    }
+    return { id: claims.sub, role: claims.role, expiresAt: new Date(claims.exp * 1000) };
+  }
+}

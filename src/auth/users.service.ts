@@ -1,0 +1,70 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { DomainError } from '../common/errors/domain-error';
+import { isUniqueViolation } from '../database/postgres-errors';
+import { PasswordHasher } from './password-hasher';
+import { User, type UserRole } from './user.entity';
+
+export interface NewUser {
+  email: string;
+  name: string;
+  role: UserRole;
+  password: string;
+}
+
+@Injectable()
+export class UsersService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly hasher: PasswordHasher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async create(input: NewUser): Promise<User> {
+    const passwordHash = await this.hasher.hash(input.password);
+    try {
+      const user = await this.users.save(
+        this.users.create({ email: input.email.toLowerCase(), name: input.name, role: input.role, passwordHash }),
+      );
+      return user;
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_email_key')) {
+        throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
+      }
+      throw error;
+    }
+  }
+
+  findById(id: string): Promise<User | null> {
+    return this.users.findOneBy({ id });
+  }
+
+  /** With the password hash, for login only. */
+  findByEmailWithHash(email: string): Promise<User | null> {
+    return this.users
+      .createQueryBuilder('u')
+      .addSelect('u.passwordHash')
+      .where('u.email = :email', { email: email.toLowerCase() })
+      .getOne();
+  }
+
+  /** ADMIN_EMAIL / ADMIN_PASSWORD: the account exists as an admin with that password after start-up. */
+  async onApplicationBootstrap(): Promise<void> {
+    const admin = this.config.admin;
+    if (!admin) {
+      return;
+    }
+    const passwordHash = await this.hasher.hash(admin.password);
+    await this.users.query(
+      `INSERT INTO users (email, name, role, password_hash) VALUES ($1, 'Administrator', 'admin', $2)
+       ON CONFLICT (email) DO UPDATE SET role = 'admin', password_hash = EXCLUDED.password_hash`,
+      [admin.email, passwordHash],
+    );
+    this.logger.log(`admin account ${admin.email} is ready`);
+  }
+}

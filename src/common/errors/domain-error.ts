@@ -1,0 +1,21 @@
+import type { ErrorCode } from './error-codes';
+
+export interface FieldProblem {
+  field: string;
+  messages: string[];
+}
+
+/**
+ * What services throw. It carries a stable code from the registry and no transport knowledge;
+ * the HTTP filter and the WebSocket acknowledgement map it.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: FieldProblem[],
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}

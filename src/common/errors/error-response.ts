@@ -1,0 +1,78 @@
+import { HttpException } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import { DomainError, type FieldProblem } from './domain-error';
+import { codeForHttpStatus, httpStatusOf, type ErrorCode } from './error-codes';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  code: ErrorCode;
+  message: string;
+  details?: FieldProblem[];
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  /** True when the error was not expected (a bug or an outage): it is logged with its stack. */
+  unexpected: boolean;
+}
+
+function body(code: ErrorCode, message: string, details?: FieldProblem[]): ErrorBody {
+  const statusCode = httpStatusOf(code);
+  return {
+    statusCode,
+    error: STATUS_CODES[statusCode] ?? 'Error',
+    code,
+    message,
+    ...(details ? { details } : {}),
+  };
+}
+
+/** Errors of the HTTP layer below Nest (Fastify's body parsing), recognised by their status. */
+function isFrameworkError(e: unknown): e is { statusCode: number; message: string } {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { statusCode?: unknown }).statusCode === 'number' &&
+    typeof (e as { message?: unknown }).message === 'string'
+  );
+}
+
+function frameworkMessage(code: ErrorCode, fallback: string): string {
+  switch (code) {
+    case 'PAYLOAD_TOO_LARGE':
+      return 'Request body is larger than 1 MiB';
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return 'Request body must be application/json';
+    default:
+      return fallback;
+  }
+}
+
+/**
+ * Maps anything thrown while serving a request to the one error body of the API. No stack, SQL or
+ * driver message ever reaches a client: unexpected errors answer 500 INTERNAL.
+ */
+export function toErrorResponse(exception: unknown): ErrorResponse {
+  if (exception instanceof DomainError) {
+    const b = body(exception.code, exception.message, exception.details);
+    return { status: b.statusCode, body: b, unexpected: false };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    if (status < 500) {
+      const code = codeForHttpStatus(status);
+      const b = { ...body(code, exception.message), statusCode: status };
+      b.error = STATUS_CODES[status] ?? b.error;
+      return { status, body: b, unexpected: false };
+    }
+  } else if (isFrameworkError(exception) && exception.statusCode < 500) {
+    const code = codeForHttpStatus(exception.statusCode);
+    const b = { ...body(code, frameworkMessage(code, exception.message)) };
+    b.statusCode = exception.statusCode;
+    b.error = STATUS_CODES[exception.statusCode] ?? b.error;
+    return { status: exception.statusCode, body: b, unexpected: false };
+  }
+  return { status: 500, body: body('INTERNAL', 'Internal server error'), unexpected: true };
+}

@@ -1,0 +1,192 @@
+/**
+ * The service's configuration: every environment variable of the product, parsed and validated
+ * once at start-up. `loadConfig` is pure (it reads only the object it is given) so it can be
+ * unit-tested; invalid input is reported as one line per problem in a ConfigError.
+ */
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface AppConfig {
+  nodeEnv: NodeEnv;
+  port: number;
+  host: string;
+  /** External PostgreSQL; undefined means the embedded server under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  logLevel: string;
+  jwt: {
+    /** Undefined in development/test until resolved from `dataDir` (see jwt-secret.ts). */
+    secret: string | undefined;
+    expiresInSeconds: number;
+    issuer: string;
+    audience: string;
+  };
+  admin: { email: string; password: string } | undefined;
+  emptyRoomTimeoutSeconds: number;
+  presenceHeartbeatSeconds: number;
+  authRateLimit: number;
+  wsRateLimit: number;
+  /** `true` = any origin (development default), otherwise the exact allowed origins. */
+  corsOrigins: true | string[];
+  joinEarlyMinutes: number;
+  maxCallMinutes: number;
+  noShowAfterMinutes: number;
+  webhookAllowPrivate: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) {
+      return fallback;
+    }
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return Number(value);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) {
+      return fallback;
+    }
+    if (['true', '1', 'yes'].includes(value)) {
+      return true;
+    }
+    if (['false', '0', 'no'].includes(value)) {
+      return false;
+    }
+    this.problems.push(`${name} must be true or false (got "${value}")`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) {
+      return fallback;
+    }
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  url(name: string, protocols: string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) {
+      return undefined;
+    }
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name} must be a ${protocols.join(' or ')}// URL`);
+      }
+    } catch {
+      this.problems.push(`${name} is not a valid URL`);
+    }
+    return value;
+  }
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const r = new EnvReader(env);
+  const nodeEnv = r.oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
+  const production = nodeEnv === 'production';
+
+  const secret = r.raw('JWT_SECRET');
+  if (secret !== undefined && Buffer.byteLength(secret, 'utf8') < 32) {
+    r.problems.push('JWT_SECRET must be at least 32 bytes long');
+  }
+  if (secret === undefined && production) {
+    r.problems.push('JWT_SECRET is required when NODE_ENV=production');
+  }
+
+  const adminEmail = r.raw('ADMIN_EMAIL');
+  const adminPassword = r.raw('ADMIN_PASSWORD');
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    r.problems.push('ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  if (adminEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(adminEmail)) {
+    r.problems.push('ADMIN_EMAIL is not an email address');
+  }
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    r.problems.push('ADMIN_PASSWORD must be at least 8 characters long');
+  }
+
+  const corsRaw = r.raw('CORS_ORIGINS');
+  let corsOrigins: true | string[] = production ? [] : true;
+  if (corsRaw !== undefined) {
+    corsOrigins = corsRaw
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== '');
+    for (const origin of corsOrigins) {
+      if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+        r.problems.push(`CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`);
+      }
+    }
+  }
+
+  const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info');
+
+  const config: AppConfig = {
+    nodeEnv,
+    port: r.int('PORT', 3000, 0, 65535),
+    host: r.string('HOST', '0.0.0.0'),
+    databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: r.string('DATA_DIR', './.data'),
+    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    logLevel,
+    jwt: {
+      secret,
+      expiresInSeconds: r.int('JWT_EXPIRES_IN', 3600, 30, 7 * 24 * 3600),
+      issuer: r.string('JWT_ISSUER', 'session-video-api'),
+      audience: r.string('JWT_AUDIENCE', 'session-video-clients'),
+    },
+    admin:
+      adminEmail !== undefined && adminPassword !== undefined
+        ? { email: adminEmail.toLowerCase(), password: adminPassword }
+        : undefined,
+    emptyRoomTimeoutSeconds: r.int('EMPTY_ROOM_TIMEOUT_SECONDS', 60, 1, 24 * 3600),
+    presenceHeartbeatSeconds: r.int('PRESENCE_HEARTBEAT_SECONDS', 5, 1, 300),
+    authRateLimit: r.int('AUTH_RATE_LIMIT', 20, 1, 100_000),
+    wsRateLimit: r.int('WS_RATE_LIMIT', 50, 1, 100_000),
+    corsOrigins,
+    joinEarlyMinutes: r.int('JOIN_EARLY_MINUTES', 15, 0, 24 * 60),
+    maxCallMinutes: r.int('MAX_CALL_MINUTES', 240, 1, 24 * 60),
+    noShowAfterMinutes: r.int('NO_SHOW_AFTER_MINUTES', 15, 1, 24 * 60),
+    webhookAllowPrivate: r.bool('WEBHOOK_ALLOW_PRIVATE', false),
+  };
+
+  if (r.problems.length > 0) {
+    throw new ConfigError(r.problems);
+  }
+  return config;
+}

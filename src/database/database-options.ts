@@ -1,0 +1,27 @@
+import type { DataSourceOptions } from 'typeorm';
+import { InitialSchema1764000000000 } from '../../migrations/1764000000000-InitialSchema';
+import { User } from '../auth/user.entity';
+import { Session } from '../sessions/session.entity';
+import { SessionStatusChange } from '../sessions/session-status-change.entity';
+
+export const ENTITIES = [User, Session, SessionStatusChange];
+export const MIGRATIONS = [InitialSchema1764000000000];
+
+/**
+ * The one description of the database, used by the app (database.module.ts) and by the TypeORM
+ * CLI (data-source.ts). The schema comes only from migrations: `synchronize` stays off, and
+ * migrations are applied by `migrateUnderLock`, never implicitly.
+ */
+export function buildDataSourceOptions(url: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: ['error'],
+    extra: { max: 20, application_name: 'session-video-api' },
+  };
+}

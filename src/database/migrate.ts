@@ -1,0 +1,22 @@
+import type { DataSource } from 'typeorm';
+
+/** Arbitrary but fixed: every instance of this service takes the same advisory lock. */
+const MIGRATION_LOCK_KEY = 7_406_213_001;
+
+/**
+ * Applies pending migrations while holding a PostgreSQL advisory lock on a dedicated connection,
+ * so instances starting together against one database migrate one after the other: the first
+ * applies, the others then find nothing to do.
+ */
+export async function migrateUnderLock(dataSource: DataSource): Promise<string[]> {
+  const lockRunner = dataSource.createQueryRunner();
+  await lockRunner.connect();
+  try {
+    await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
+  } finally {
+    await lockRunner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await lockRunner.release();
+  }
+}

@@ -1,0 +1,44 @@
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { HealthCheckService, TypeOrmHealthIndicator, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/public.decorator';
+import { ShutdownState } from './shutdown-state';
+
+@ApiExcludeController()
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly db: TypeOrmHealthIndicator,
+    private readonly shutdown: ShutdownState,
+  ) {}
+
+  /** The process runs. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /** The process can serve: the database answers and no shutdown has begun. */
+  @Get('ready')
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult | object> {
+    try {
+      return await this.health.check([
+        (): HealthIndicatorResult =>
+          this.shutdown.isDraining
+            ? { lifecycle: { status: 'down', message: 'shutting down' } }
+            : { lifecycle: { status: 'up' } },
+        () => this.db.pingCheck('database', { timeout: 2000 }),
+      ]);
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) {
+        void reply.status(503);
+        return error.getResponse() as object;
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions';
+
+export class BookSessionDto {
+  @ApiProperty({ format: 'uuid', description: 'A user whose role is psychologist' })
+  @IsUUID()
+  psychologistId: string;
+
+  @ApiProperty({ format: 'date-time', description: 'ISO-8601 with a time zone, e.g. 2026-12-01T09:00:00Z' })
+  @IsISO8601({ strict: true, strictSeparator: true })
+  scheduledStart: string;
+
+  @ApiPropertyOptional({ minimum: 15, maximum: 180, default: 50 })
+  @IsOptional()
+  @IsInt()
+  @Min(15)
+  @Max(180)
+  durationMinutes?: number;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Required when an admin books for a client' })
+  @IsOptional()
+  @IsUUID()
+  clientId?: string;
+}
+
+export class ListSessionsQuery {
+  @ApiPropertyOptional({ enum: SESSION_STATUSES })
+  @IsOptional()
+  @IsIn(SESSION_STATUSES)
+  status?: SessionStatus;
+
+  @ApiPropertyOptional({ minimum: 1, default: 1 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  page: number = 1;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit: number = 20;
+}
+
+export class ConfirmPaymentDto {
+  @ApiProperty({ enum: PAYMENT_STATUSES, description: 'Confirmed, Paid or Verified confirm the payment' })
+  @IsIn(PAYMENT_STATUSES)
+  paymentStatus: PaymentStatus;
+}
+
+export class CancelSessionDto {
+  @ApiPropertyOptional({ maxLength: 500 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  reason?: string;
+}

@@ -1,0 +1,106 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions';
+import type { Session } from '../session.entity';
+
+export class PartyView {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty()
+  name: string;
+}
+
+export class SessionView {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid' })
+  clientId: string;
+
+  @ApiProperty({ format: 'uuid' })
+  psychologistId: string;
+
+  @ApiProperty({ type: PartyView })
+  client: PartyView;
+
+  @ApiProperty({ type: PartyView })
+  psychologist: PartyView;
+
+  @ApiProperty({ format: 'date-time' })
+  scheduledStart: string;
+
+  @ApiProperty({ minimum: 15, maximum: 180, example: 50 })
+  durationMinutes: number;
+
+  @ApiProperty({ enum: SESSION_STATUSES })
+  status: SessionStatus;
+
+  @ApiProperty({ enum: PAYMENT_STATUSES })
+  paymentStatus: PaymentStatus;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  videoCallStarted: string | null;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  videoCallEnded: string | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Call length in whole minutes (rounded) once ended' })
+  duration: number | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt: string;
+
+  /** Needs `client` and `psychologist` loaded. */
+  static of(s: Session): SessionView {
+    return {
+      id: s.id,
+      clientId: s.clientId,
+      psychologistId: s.psychologistId,
+      client: { id: s.clientId, name: s.client?.name ?? '' },
+      psychologist: { id: s.psychologistId, name: s.psychologist?.name ?? '' },
+      scheduledStart: s.scheduledStart.toISOString(),
+      durationMinutes: s.durationMinutes,
+      status: s.status,
+      paymentStatus: s.paymentStatus,
+      videoCallStarted: s.videoCallStarted?.toISOString() ?? null,
+      videoCallEnded: s.videoCallEnded?.toISOString() ?? null,
+      duration: s.duration,
+      createdAt: s.createdAt.toISOString(),
+      updatedAt: s.updatedAt.toISOString(),
+    };
+  }
+}
+
+export class SessionPage {
+  @ApiProperty({ type: [SessionView] })
+  items: SessionView[];
+
+  @ApiProperty({ example: 42 })
+  total: number;
+
+  @ApiProperty({ example: 1 })
+  page: number;
+
+  @ApiProperty({ example: 20 })
+  limit: number;
+}
+
+export class StatusChangeView {
+  @ApiProperty({ enum: SESSION_STATUSES })
+  from: SessionStatus;
+
+  @ApiProperty({ enum: SESSION_STATUSES })
+  to: SessionStatus;
+
+  @ApiProperty({ format: 'date-time' })
+  at: string;
+
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'null when the system acted' })
+  actorId: string | null;
+
+  @ApiProperty({ enum: ['payment', 'start', 'end', 'cancel', 'auto-start', 'auto-end', 'max-duration', 'no-show'] })
+  cause: string;
+}

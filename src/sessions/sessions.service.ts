@@ -1,0 +1,172 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
+import type { AuthUser } from '../auth/auth-user';
+import { User, type UserRole } from '../auth/user.entity';
+import { DomainError } from '../common/errors/domain-error';
+import type { BookSessionDto, CancelSessionDto, ConfirmPaymentDto, ListSessionsQuery } from './dto/session.inputs';
+import { SessionPage, SessionView, StatusChangeView } from './dto/session.views';
+import { ACCESS, assertAccess, type AccessRule } from './session-access';
+import { SessionLifecycleService } from './session-lifecycle.service';
+import { SessionStatusChange } from './session-status-change.entity';
+import { isPaymentConfirmed } from './session-transitions';
+import { Session } from './session.entity';
+
+const DEFAULT_DURATION_MINUTES = 50;
+const MAX_PAST_MS = 5 * 60_000;
+const MAX_AHEAD_MS = 366 * 24 * 3600_000;
+
+@Injectable()
+export class SessionsService {
+  constructor(
+    @InjectRepository(Session) private readonly sessions: Repository<Session>,
+    @InjectRepository(SessionStatusChange) private readonly changes: Repository<SessionStatusChange>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly lifecycle: SessionLifecycleService,
+  ) {}
+
+  /** Loads a session with both parties' names; 404 when it does not exist. */
+  async findOrFail(id: string): Promise<Session> {
+    const session = await this.sessions.findOne({
+      where: { id },
+      relations: { client: true, psychologist: true },
+    });
+    if (!session) {
+      throw new DomainError('NOT_FOUND', `Session ${id} does not exist`);
+    }
+    return session;
+  }
+
+  /** Existence, then role, membership and payment as the rule says. */
+  async findAuthorized(id: string, user: AuthUser, rule: AccessRule): Promise<Session> {
+    const session = await this.findOrFail(id);
+    assertAccess(session, user, rule);
+    return session;
+  }
+
+  async view(id: string): Promise<SessionView> {
+    return SessionView.of(await this.findOrFail(id));
+  }
+
+  async book(dto: BookSessionDto, user: AuthUser): Promise<SessionView> {
+    const scheduledStart = new Date(dto.scheduledStart);
+    const now = Date.now();
+    if (scheduledStart.getTime() < now - MAX_PAST_MS || scheduledStart.getTime() > now + MAX_AHEAD_MS) {
+      throw new DomainError('VALIDATION_FAILED', 'scheduledStart must be from 5 minutes ago to a year ahead', [
+        { field: 'scheduledStart', messages: ['must be from 5 minutes ago to a year ahead'] },
+      ]);
+    }
+    if (user.role === 'admin' && !dto.clientId) {
+      throw new DomainError('VALIDATION_FAILED', 'clientId is required when an admin books', [
+        { field: 'clientId', messages: ['clientId is required when an admin books'] },
+      ]);
+    }
+    await this.assertRole(dto.psychologistId, 'psychologist', 'psychologistId');
+    if (user.role === 'admin') {
+      await this.assertRole(dto.clientId!, 'client', 'clientId');
+    }
+    if (user.role === 'psychologist') {
+      throw new DomainError('FORBIDDEN', 'Psychologists cannot book sessions');
+    }
+    if (user.role === 'client' && dto.clientId !== undefined && dto.clientId !== user.id) {
+      throw new DomainError('FORBIDDEN', 'A client can only book for themselves');
+    }
+    const clientId = user.role === 'admin' ? dto.clientId! : user.id;
+    const saved = await this.sessions.save(
+      this.sessions.create({
+        clientId,
+        psychologistId: dto.psychologistId,
+        scheduledStart,
+        durationMinutes: dto.durationMinutes ?? DEFAULT_DURATION_MINUTES,
+        status: 'Pending',
+        paymentStatus: 'Pending',
+        videoCallStarted: null,
+        videoCallEnded: null,
+        duration: null,
+        cancelReason: null,
+      }),
+    );
+    return this.view(saved.id);
+  }
+
+  async list(query: ListSessionsQuery, user: AuthUser): Promise<SessionPage> {
+    const qb = this.sessions
+      .createQueryBuilder('s')
+      .leftJoin('s.client', 'client')
+      .addSelect(['client.id', 'client.name'])
+      .leftJoin('s.psychologist', 'psychologist')
+      .addSelect(['psychologist.id', 'psychologist.name'])
+      .orderBy('s.scheduledStart', 'DESC')
+      .addOrderBy('s.id', 'DESC')
+      .skip((query.page - 1) * query.limit)
+      .take(query.limit);
+    if (user.role === 'client') {
+      qb.andWhere('s.clientId = :uid', { uid: user.id });
+    } else if (user.role === 'psychologist') {
+      qb.andWhere('s.psychologistId = :uid', { uid: user.id });
+    }
+    if (query.status) {
+      qb.andWhere('s.status = :status', { status: query.status });
+    }
+    const [rows, total] = await qb.getManyAndCount();
+    return { items: rows.map((s) => SessionView.of(s)), total, page: query.page, limit: query.limit };
+  }
+
+  async get(id: string, user: AuthUser): Promise<SessionView> {
+    return SessionView.of(await this.findAuthorized(id, user, ACCESS.view));
+  }
+
+  /**
+   * The payment provider's word, relayed by an admin. A confirming status moves a Pending session
+   * to Confirmed; nothing else about payment changes the status (a running call goes on).
+   */
+  async confirmPayment(id: string, dto: ConfirmPaymentDto, user: AuthUser): Promise<SessionView> {
+    await this.findAuthorized(id, user, ACCESS.payment);
+    const change = await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `UPDATE sessions SET payment_status = $2, updated_at = now() WHERE id = $1`,
+        [id, dto.paymentStatus],
+      );
+      return isPaymentConfirmed(dto.paymentStatus)
+        ? this.lifecycle.applyWithin(manager, { sessionId: id, cause: 'payment', actorId: user.id })
+        : null;
+    });
+    if (change) {
+      this.lifecycle.publish(change);
+    }
+    return this.view(id);
+  }
+
+  async cancel(id: string, dto: CancelSessionDto, user: AuthUser): Promise<SessionView> {
+    const session = await this.findAuthorized(id, user, ACCESS.cancel);
+    const change = await this.lifecycle.apply({
+      sessionId: id,
+      cause: 'cancel',
+      actorId: user.id,
+      reason: dto.reason ?? null,
+    });
+    if (!change) {
+      const current = await this.findOrFail(id);
+      throw new DomainError(
+        'INVALID_TRANSITION',
+        `A session can be cancelled only while Pending or Confirmed; it is ${current.status ?? session.status}`,
+      );
+    }
+    return this.view(id);
+  }
+
+  async history(id: string, user: AuthUser): Promise<StatusChangeView[]> {
+    await this.findAuthorized(id, user, ACCESS.view);
+    const rows = await this.changes.find({ where: { sessionId: id }, order: { id: 'ASC' } });
+    return rows.map((r) => ({ from: r.from, to: r.to, at: r.at.toISOString(), actorId: r.actorId, cause: r.cause }));
+  }
+
+  private async assertRole(userId: string, role: UserRole, field: string): Promise<void> {
+    const found = await this.dataSource.getRepository(User).findOneBy({ id: userId });
+    if (found?.role !== role) {
+      throw new DomainError('VALIDATION_FAILED', `${field} must be the id of a ${role}`, [
+        { field, messages: [`must be the id of a ${role}`] },
+      ]);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { AuthUser } from '../auth/auth-user';
+import { CurrentUser } from '../auth/current-user.decorator';
+import { ApiErrors } from '../common/errors/api-errors.decorator';
+import { SessionView } from '../sessions/dto/session.views';
+import { ACCESS } from '../sessions/session-access';
+import { VideoCallView } from './dto/video-call.views';
+import { SessionAccess, SessionAccessGuard, type RequestWithSession } from './session-access.guard';
+import { VideoCallService } from './video-call.service';
+
+@ApiTags('video-calls')
+@ApiBearerAuth()
+@ApiParam({ name: 'sessionId', format: 'uuid' })
+@UseGuards(SessionAccessGuard)
+@Controller('video-calls')
+export class VideoCallController {
+  constructor(private readonly calls: VideoCallService) {}
+
+  @Post('start/:sessionId')
+  @HttpCode(200)
+  @SessionAccess(ACCESS.start)
+  @ApiOperation({
+    operationId: 'startVideoCall',
+    summary: 'Start the call (client or psychologist): Confirmed -> In Progress; repeats are no-ops',
+  })
+  @ApiOkResponse({ type: SessionView })
+  @ApiErrors(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'NOT_PARTICIPANT',
+    'PAYMENT_NOT_CONFIRMED',
+    'NOT_FOUND',
+    'INVALID_TRANSITION',
+  )
+  start(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {
+    return this.calls.start(req.session!.id, user);
+  }
+
+  @Post('end/:sessionId')
+  @HttpCode(200)
+  @SessionAccess(ACCESS.end)
+  @ApiOperation({
+    operationId: 'endVideoCall',
+    summary: 'End the call (participants or an admin): In Progress -> Completed; repeats are no-ops',
+  })
+  @ApiOkResponse({ type: SessionView })
+  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND', 'INVALID_TRANSITION')
+  end(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {
+    return this.calls.end(req.session!.id, user);
+  }
+
+  @Get('session/:sessionId')
+  @SessionAccess(ACCESS.view)
+  @ApiOperation({
+    operationId: 'getVideoCall',
+    summary: 'The session with who is in the room now and how long the call has run',
+  })
+  @ApiOkResponse({ type: VideoCallView })
+  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
+  details(@Req() req: RequestWithSession): Promise<VideoCallView> {
+    return this.calls.details(req.session!);
+  }
+}

@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthUser } from '../auth/auth-user';
+import { DomainError } from '../common/errors/domain-error';
+import { SessionView } from '../sessions/dto/session.views';
+import { SessionLifecycleService } from '../sessions/session-lifecycle.service';
+import { isPaymentConfirmed } from '../sessions/session-transitions';
+import type { Session } from '../sessions/session.entity';
+import { SessionsService } from '../sessions/sessions.service';
+import type { CallParticipantView, VideoCallView } from './dto/video-call.views';
+import { PresenceService } from './presence.service';
+
+@Injectable()
+export class VideoCallService {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly lifecycle: SessionLifecycleService,
+    private readonly presence: PresenceService,
+  ) {}
+
+  /**
+   * Confirmed -> In Progress. Idempotent: when the call is already running (another participant
+   * pressed start first), the caller gets the session unchanged and no second transition is made.
+   */
+  async start(sessionId: string, user: AuthUser): Promise<SessionView> {
+    const change = await this.lifecycle.apply({ sessionId, cause: 'start', actorId: user.id });
+    const session = await this.sessions.findOrFail(sessionId);
+    if (!change && session.status !== 'In Progress') {
+      if (!isPaymentConfirmed(session.paymentStatus)) {
+        throw new DomainError('PAYMENT_NOT_CONFIRMED', 'The payment for this session is not confirmed');
+      }
+      throw new DomainError('INVALID_TRANSITION', `A call can start only when the session is Confirmed; it is ${session.status}`);
+    }
+    return SessionView.of(session);
+  }
+
+  /** In Progress -> Completed. Idempotent on an already completed session. */
+  async end(sessionId: string, user: AuthUser): Promise<SessionView> {
+    const change = await this.lifecycle.apply({ sessionId, cause: 'end', actorId: user.id });
+    const session = await this.sessions.findOrFail(sessionId);
+    if (!change && session.status !== 'Completed') {
+      throw new DomainError('INVALID_TRANSITION', `Only a call in progress can end; the session is ${session.status}`);
+    }
+    return SessionView.of(session);
+  }
+
+  async details(session: Session): Promise<VideoCallView> {
+    const present = await this.presence.currentStays(session.id);
+    const party = (userId: string, role: 'client' | 'psychologist', name: string): CallParticipantView => {
+      const since = present.get(userId);
+      return { userId, role, name, present: since !== undefined, joinedAt: since?.toISOString() ?? null };
+    };
+    return {
+      ...SessionView.of(session),
+      participants: [
+        party(session.clientId, 'client', session.client?.name ?? ''),
+        party(session.psychologistId, 'psychologist', session.psychologist?.name ?? ''),
+      ],
+      callSeconds: callSeconds(session, new Date()),
+    };
+  }
+}
+
+export function callSeconds(session: Pick<Session, 'videoCallStarted' | 'videoCallEnded'>, now: Date): number {
+  if (!session.videoCallStarted) {
+    return 0;
+  }
+  const end = session.videoCallEnded ?? now;
+  return Math.max(0, Math.floor((end.getTime() - session.videoCallStarted.getTime()) / 1000));
+}
