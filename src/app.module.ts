@@ -1,15 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import { AuthModule } from './auth/auth.module';
-import { HttpExceptionFilter } from './common/errors/http-exception.filter';
-import { requestId } from './common/http/request-id';
-import type { AppConfig } from './config/app-config';
-import { ConfigModule } from './config/config.module';
-import { DatabaseModule } from './database/database.module';
-import { HealthModule } from './health/health.module';
-import { SessionsModule } from './sessions/sessions.module';
-import { VideoCallModule } from './video-call/video-call.module';
+import { AuthModule } from './auth/auth.module.js';
+import { HttpExceptionFilter } from './common/errors/http-exception.filter.js';
+import { requestId } from './common/http/request-id.js';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { SessionsModule } from './sessions/sessions.module.js';
+import { VideoCallModule } from './video-call/video-call.module.js';
 
 export interface AppModuleOptions {
   /** Validated configuration with the JWT secret resolved. */

@@ -2,9 +2,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { AppModule, type AppModuleOptions } from './app.module';
-import { toErrorResponse } from './common/errors/error-response';
-import { createValidationPipe } from './common/errors/validation';
+import { AppModule, type AppModuleOptions } from './app.module.js';
+import { toErrorResponse } from './common/errors/error-response.js';
+import { createValidationPipe } from './common/errors/validation.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 

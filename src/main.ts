@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
-import { resolveJwtSecret } from './config/jwt-secret';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './database/embedded-postgres';
-import { createApp } from './create-app';
-import { ShutdownState } from './health/shutdown-state';
+import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { resolveJwtSecret } from './config/jwt-secret.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './database/embedded-postgres.js';
+import { createApp } from './create-app.js';
+import { ShutdownState } from './health/shutdown-state.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 

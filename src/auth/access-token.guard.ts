@@ -1,10 +1,10 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { DomainError } from '../common/errors/domain-error';
-import type { AuthUser } from './auth-user';
-import { IS_PUBLIC } from './public.decorator';
-import { TokenService } from './token.service';
+import { DomainError } from '../common/errors/domain-error.js';
+import type { AuthUser } from './auth-user.js';
+import { IS_PUBLIC } from './public.decorator.js';
+import { TokenService } from './token.service.js';
 
 /**
  * Global guard: every HTTP route needs a valid bearer token unless it is @Public(). Role checks

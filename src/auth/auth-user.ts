@@ -1,4 +1,4 @@
-import type { UserRole } from './user.entity';
+import type { UserRole } from './user.entity.js';
 
 /** Who is calling, as proven by the access token. */
 export interface AuthUser {

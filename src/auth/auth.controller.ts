@@ -1,13 +1,13 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../common/errors/api-errors.decorator';
-import type { AuthUser } from './auth-user';
-import { AuthService } from './auth.service';
-import { CurrentUser } from './current-user.decorator';
-import { AuthResponse, UserView } from './dto/auth.views';
-import { LoginDto } from './dto/login.dto';
-import { RegisterDto } from './dto/register.dto';
-import { Public } from './public.decorator';
+import { ApiErrors } from '../common/errors/api-errors.decorator.js';
+import type { AuthUser } from './auth-user.js';
+import { AuthService } from './auth.service.js';
+import { CurrentUser } from './current-user.decorator.js';
+import { AuthResponse, UserView } from './dto/auth.views.js';
+import { LoginDto } from './dto/login.dto.js';
+import { RegisterDto } from './dto/register.dto.js';
+import { Public } from './public.decorator.js';
 
 @ApiTags('auth')
 @Controller('auth')

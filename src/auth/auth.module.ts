@@ -2,15 +2,15 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { AccessTokenGuard } from './access-token.guard';
-import { AuthController } from './auth.controller';
-import { AuthService } from './auth.service';
-import { PasswordHasher } from './password-hasher';
-import { TokenService } from './token.service';
-import { User } from './user.entity';
-import { UsersService } from './users.service';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { AccessTokenGuard } from './access-token.guard.js';
+import { AuthController } from './auth.controller.js';
+import { AuthService } from './auth.service.js';
+import { PasswordHasher } from './password-hasher.js';
+import { TokenService } from './token.service.js';
+import { User } from './user.entity.js';
+import { UsersService } from './users.service.js';
 
 @Module({
   imports: [

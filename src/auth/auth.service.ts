@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError } from '../common/errors/domain-error';
-import { AuthResponse, UserView } from './dto/auth.views';
-import type { LoginDto } from './dto/login.dto';
-import type { RegisterDto } from './dto/register.dto';
-import { PasswordHasher } from './password-hasher';
-import { TokenService } from './token.service';
-import type { User } from './user.entity';
-import { UsersService } from './users.service';
+import { DomainError } from '../common/errors/domain-error.js';
+import { AuthResponse, UserView } from './dto/auth.views.js';
+import type { LoginDto } from './dto/login.dto.js';
+import type { RegisterDto } from './dto/register.dto.js';
+import { PasswordHasher } from './password-hasher.js';
+import { TokenService } from './token.service.js';
+import type { User } from './user.entity.js';
+import { UsersService } from './users.service.js';
 
 @Injectable()
 export class AuthService {

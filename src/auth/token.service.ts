@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
-import { DomainError } from '../common/errors/domain-error';
-import { USER_ROLES } from './user.entity';
-import type { AccessTokenClaims, AuthUser } from './auth-user';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/app-config.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { USER_ROLES } from './user.entity.js';
+import type { AccessTokenClaims, AuthUser } from './auth-user.js';
 
 /**
  * Issues and checks access tokens: HS256 only, with iss, aud and exp demanded. The HTTP guard and

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { DomainError } from '../common/errors/domain-error';
-import { isUniqueViolation } from '../database/postgres-errors';
-import { PasswordHasher } from './password-hasher';
-import { User, type UserRole } from './user.entity';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { isUniqueViolation } from '../database/postgres-errors.js';
+import { PasswordHasher } from './password-hasher.js';
+import { User, type UserRole } from './user.entity.js';
 
 export interface NewUser {
   email: string;

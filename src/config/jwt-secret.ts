@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AppConfig } from './app-config';
+import type { AppConfig } from './app-config.js';
 
 /**
  * Outside production an absent JWT_SECRET is generated once and kept in DATA_DIR, so tokens

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions } from './database-options';
+import { buildDataSourceOptions } from './database-options.js';
 
 /**
  * For the TypeORM CLI (`npm run migration:generate`, `npm run migration:run`), which needs a

@@ -1,8 +1,8 @@
 import type { DataSourceOptions } from 'typeorm';
-import { InitialSchema1764000000000 } from '../../migrations/1764000000000-InitialSchema';
-import { User } from '../auth/user.entity';
-import { Session } from '../sessions/session.entity';
-import { SessionStatusChange } from '../sessions/session-status-change.entity';
+import { InitialSchema1764000000000 } from '../../migrations/1764000000000-InitialSchema.js';
+import { User } from '../auth/user.entity.js';
+import { Session } from '../sessions/session.entity.js';
+import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
 
 export const ENTITIES = [User, Session, SessionStatusChange];
 export const MIGRATIONS = [InitialSchema1764000000000];

@@ -1,8 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions } from './database-options';
-import { migrateUnderLock } from './migrate';
+import { buildDataSourceOptions } from './database-options.js';
+import { migrateUnderLock } from './migrate.js';
 
 @Module({})
 export class DatabaseModule {

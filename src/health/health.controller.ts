@@ -3,8 +3,8 @@ import { Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
-import { Public } from '../auth/public.decorator';
-import { ShutdownState } from './shutdown-state';
+import { Public } from '../auth/public.decorator.js';
+import { ShutdownState } from './shutdown-state.js';
 
 @ApiExcludeController()
 @Public()

@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { HealthController } from './health.controller';
-import { ShutdownState } from './shutdown-state';
+import { HealthController } from './health.controller.js';
+import { ShutdownState } from './shutdown-state.js';
 
 @Global()
 @Module({

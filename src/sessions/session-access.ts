@@ -1,6 +1,6 @@
-import { DomainError } from '../common/errors/domain-error';
-import type { AuthUser } from '../auth/auth-user';
-import { isPaymentConfirmed, type PaymentStatus } from './session-transitions';
+import { DomainError } from '../common/errors/domain-error.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import { isPaymentConfirmed, type PaymentStatus } from './session-transitions.js';
 
 /**
  * Who may do what to a session. Pure, and applied in the contract's order: role (FORBIDDEN),

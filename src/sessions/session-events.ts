@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
-import type { SessionStatus, TransitionCause } from './session-transitions';
+import type { SessionStatus, TransitionCause } from './session-transitions.js';
 
 export interface SessionStatusChanged {
   sessionId: string;

@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
-import { SessionEvents, type SessionStatusChanged } from './session-events';
+import { SessionEvents, type SessionStatusChanged } from './session-events.js';
 import {
   CONFIRMED_PAYMENT_STATUSES,
   transitionFor,
   type SessionStatus,
   type TransitionCause,
-} from './session-transitions';
+} from './session-transitions.js';
 
 export interface TransitionInput {
   sessionId: string;

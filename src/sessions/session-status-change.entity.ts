@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { SessionStatus, TransitionCause } from './session-transitions';
+import type { SessionStatus, TransitionCause } from './session-transitions.js';
 
 /** One row per status change, written in the same transaction as the change itself. */
 @Entity({ name: 'session_status_changes' })

@@ -7,8 +7,8 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { User } from '../auth/user.entity';
-import type { PaymentStatus, SessionStatus } from './session-transitions';
+import { User } from '../auth/user.entity.js';
+import type { PaymentStatus, SessionStatus } from './session-transitions.js';
 
 @Entity({ name: 'sessions' })
 export class Session {

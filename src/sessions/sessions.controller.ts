@@ -7,13 +7,13 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import type { AuthUser } from '../auth/auth-user';
-import { CurrentUser } from '../auth/current-user.decorator';
-import { ApiErrors } from '../common/errors/api-errors.decorator';
-import { ParseId } from '../common/http/uuid.pipe';
-import { BookSessionDto, CancelSessionDto, ConfirmPaymentDto, ListSessionsQuery } from './dto/session.inputs';
-import { SessionPage, SessionView, StatusChangeView } from './dto/session.views';
-import { SessionsService } from './sessions.service';
+import type { AuthUser } from '../auth/auth-user.js';
+import { CurrentUser } from '../auth/current-user.decorator.js';
+import { ApiErrors } from '../common/errors/api-errors.decorator.js';
+import { ParseId } from '../common/http/uuid.pipe.js';
+import { BookSessionDto, CancelSessionDto, ConfirmPaymentDto, ListSessionsQuery } from './dto/session.inputs.js';
+import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
+import { SessionsService } from './sessions.service.js';
 
 @ApiTags('sessions')
 @ApiBearerAuth()

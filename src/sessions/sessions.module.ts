@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { SessionEvents } from './session-events';
-import { SessionLifecycleService } from './session-lifecycle.service';
-import { SessionStatusChange } from './session-status-change.entity';
-import { Session } from './session.entity';
-import { SessionsController } from './sessions.controller';
-import { SessionsService } from './sessions.service';
+import { SessionEvents } from './session-events.js';
+import { SessionLifecycleService } from './session-lifecycle.service.js';
+import { SessionStatusChange } from './session-status-change.entity.js';
+import { Session } from './session.entity.js';
+import { SessionsController } from './sessions.controller.js';
+import { SessionsService } from './sessions.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Session, SessionStatusChange])],

@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import type { AuthUser } from '../auth/auth-user';
-import { User, type UserRole } from '../auth/user.entity';
-import { DomainError } from '../common/errors/domain-error';
-import type { BookSessionDto, CancelSessionDto, ConfirmPaymentDto, ListSessionsQuery } from './dto/session.inputs';
-import { SessionPage, SessionView, StatusChangeView } from './dto/session.views';
-import { ACCESS, assertAccess, type AccessRule } from './session-access';
-import { SessionLifecycleService } from './session-lifecycle.service';
-import { SessionStatusChange } from './session-status-change.entity';
-import { isPaymentConfirmed } from './session-transitions';
-import { Session } from './session.entity';
+import type { AuthUser } from '../auth/auth-user.js';
+import { User, type UserRole } from '../auth/user.entity.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import type { BookSessionDto, CancelSessionDto, ConfirmPaymentDto, ListSessionsQuery } from './dto/session.inputs.js';
+import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
+import { ACCESS, assertAccess, type AccessRule } from './session-access.js';
+import { SessionLifecycleService } from './session-lifecycle.service.js';
+import { SessionStatusChange } from './session-status-change.entity.js';
+import { isPaymentConfirmed } from './session-transitions.js';
+import { Session } from './session.entity.js';
 
 const DEFAULT_DURATION_MINUTES = 50;
 const MAX_PAST_MS = 5 * 60_000;

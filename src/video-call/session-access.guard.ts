@@ -2,11 +2,11 @@ import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/
 import { Reflector } from '@nestjs/core';
 import { isUUID } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
-import type { AuthUser } from '../auth/auth-user';
-import { DomainError } from '../common/errors/domain-error';
-import type { AccessRule } from '../sessions/session-access';
-import type { Session } from '../sessions/session.entity';
-import { SessionsService } from '../sessions/sessions.service';
+import type { AuthUser } from '../auth/auth-user.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import type { AccessRule } from '../sessions/session-access.js';
+import type { Session } from '../sessions/session.entity.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 
 const SESSION_ACCESS = 'video-call:sessionAccess';
 

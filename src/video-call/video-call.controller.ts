@@ -1,13 +1,13 @@
 import { Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { AuthUser } from '../auth/auth-user';
-import { CurrentUser } from '../auth/current-user.decorator';
-import { ApiErrors } from '../common/errors/api-errors.decorator';
-import { SessionView } from '../sessions/dto/session.views';
-import { ACCESS } from '../sessions/session-access';
-import { VideoCallView } from './dto/video-call.views';
-import { SessionAccess, SessionAccessGuard, type RequestWithSession } from './session-access.guard';
-import { VideoCallService } from './video-call.service';
+import type { AuthUser } from '../auth/auth-user.js';
+import { CurrentUser } from '../auth/current-user.decorator.js';
+import { ApiErrors } from '../common/errors/api-errors.decorator.js';
+import { SessionView } from '../sessions/dto/session.views.js';
+import { ACCESS } from '../sessions/session-access.js';
+import { VideoCallView } from './dto/video-call.views.js';
+import { SessionAccess, SessionAccessGuard, type RequestWithSession } from './session-access.guard.js';
+import { VideoCallService } from './video-call.service.js';
 
 @ApiTags('video-calls')
 @ApiBearerAuth()

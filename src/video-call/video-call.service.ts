@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import type { AuthUser } from '../auth/auth-user';
-import { DomainError } from '../common/errors/domain-error';
-import { SessionView } from '../sessions/dto/session.views';
-import { SessionLifecycleService } from '../sessions/session-lifecycle.service';
-import { isPaymentConfirmed } from '../sessions/session-transitions';
-import type { Session } from '../sessions/session.entity';
-import { SessionsService } from '../sessions/sessions.service';
-import type { CallParticipantView, VideoCallView } from './dto/video-call.views';
-import { PresenceService } from './presence.service';
+import type { AuthUser } from '../auth/auth-user.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { SessionView } from '../sessions/dto/session.views.js';
+import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
+import { isPaymentConfirmed } from '../sessions/session-transitions.js';
+import type { Session } from '../sessions/session.entity.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import type { CallParticipantView, VideoCallView } from './dto/video-call.views.js';
+import { PresenceService } from './presence.service.js';
 
 @Injectable()
 export class VideoCallService {

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { USER_ROLES, type User, type UserRole } from '../user.entity';
+import { USER_ROLES, type User, type UserRole } from '../user.entity.js';
 
 export class UserView {
   @ApiProperty({ format: 'uuid' })

@@ -1,7 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import { DomainError, type FieldProblem } from './domain-error';
-import { codeForHttpStatus, httpStatusOf, type ErrorCode } from './error-codes';
+import { DomainError, type FieldProblem } from './domain-error.js';
+import { codeForHttpStatus, httpStatusOf, type ErrorCode } from './error-codes.js';
 
 export interface ErrorBody {
   statusCode: number;

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { toErrorResponse } from './error-response';
+import { toErrorResponse } from './error-response.js';
 
 /** The one place REST errors become responses (the WebSocket has its own mapper). */
 @Catch()

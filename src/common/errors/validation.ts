@@ -1,5 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { DomainError, type FieldProblem } from './domain-error';
+import { DomainError, type FieldProblem } from './domain-error.js';
 
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   return errors.flatMap((e) => {

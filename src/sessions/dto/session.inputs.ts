@@ -11,7 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions';
+import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions.js';
 
 export class BookSessionDto {
   @ApiProperty({ format: 'uuid', description: 'A user whose role is psychologist' })

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions';
-import type { Session } from '../session.entity';
+import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions.js';
+import type { Session } from '../session.entity.js';
 
 export class PartyView {
   @ApiProperty({ format: 'uuid' })

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { SessionView } from '../../sessions/dto/session.views';
+import { SessionView } from '../../sessions/dto/session.views.js';
 
 export class CallParticipantView {
   @ApiProperty({ format: 'uuid' })

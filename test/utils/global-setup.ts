@@ -1,0 +1,34 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+
+declare global {
+  var __EMBEDDED_PG__: EmbeddedPostgres | undefined;
+}
+
+/**
+ * One PostgreSQL server for the whole run: the one named by TEST_DATABASE_URL or DATABASE_URL, or
+ * an embedded one in a temporary directory. Workers inherit its address as TEST_PG_ADMIN_URL and
+ * create a database per test file from it.
+ */
+export default async function globalSetup(): Promise<void> {
+  const external = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+  if (external) {
+    process.env.TEST_PG_ADMIN_URL = external;
+    process.stdout.write(`\ntests use the external PostgreSQL of TEST_DATABASE_URL/DATABASE_URL\n`);
+    return;
+  }
+  const dataDir = await mkdtemp(join(tmpdir(), 'svapi-test-pg-'));
+  // Jest runs its global setup with Node's own module loader, which cannot load TypeScript:
+  // tsx's tsImport loads the launcher (and only it) from source.
+  const { tsImport } = await import('tsx/esm/api');
+  const { startEmbeddedPostgres } = (await tsImport(
+    '../../src/database/embedded-postgres.ts',
+    import.meta.url,
+  )) as typeof import('../../src/database/embedded-postgres.js');
+  const pg = await startEmbeddedPostgres({ dataDir });
+  globalThis.__EMBEDDED_PG__ = pg;
+  process.env.TEST_PG_ADMIN_URL = pg.url;
+  process.stdout.write(`\ntests use an embedded PostgreSQL in ${dataDir}\n`);
+}
