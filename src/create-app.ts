@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { toErrorResponse } from './common/errors/error-response.js';
 import { createValidationPipe } from './common/errors/validation.js';
+import { SocketIoAdapter } from './common/http/socket-io.adapter.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -20,6 +21,7 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  app.useWebSocketAdapter(new SocketIoAdapter(app, config));
   app.setGlobalPrefix('api');
   app.useGlobalPipes(createValidationPipe());
   app.enableCors({ origin: config.corsOrigins === true ? true : config.corsOrigins, credentials: false });

@@ -4,6 +4,8 @@ import type { SessionStatus, TransitionCause } from './session-transitions.js';
 
 export interface SessionStatusChanged {
   sessionId: string;
+  clientId: string;
+  psychologistId: string;
   from: SessionStatus;
   to: SessionStatus;
   cause: TransitionCause;

@@ -21,6 +21,8 @@ export interface TransitionInput {
 }
 
 interface TransitionRow {
+  client_id: string;
+  psychologist_id: string;
   from_status: SessionStatus;
   to_status: SessionStatus;
   at: Date;
@@ -96,7 +98,7 @@ export class SessionLifecycleService {
             SET status = $3, updated_at = now()${set.map((x) => `, ${x}`).join('')}
            FROM prev
           WHERE s.id = prev.id AND s.status = ANY($2::text[])${where.map((x) => ` AND ${x}`).join('')}
-          RETURNING s.id, prev.status AS from_status, s.status AS to_status,
+          RETURNING s.id, s.client_id, s.psychologist_id, prev.status AS from_status, s.status AS to_status,
                     s.video_call_started, s.video_call_ended, s.call_duration_minutes
        ), logged AS (
          INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
@@ -112,6 +114,8 @@ export class SessionLifecycleService {
     }
     const change: SessionStatusChanged = {
       sessionId: input.sessionId,
+      clientId: row.client_id,
+      psychologistId: row.psychologist_id,
       from: row.from_status,
       to: row.to_status,
       cause: input.cause,

@@ -1,10 +1,267 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Subscription } from 'rxjs';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AuthUser } from '../auth/auth-user.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { ACCESS, assertAccess } from '../sessions/session-access.js';
+import { SessionEvents } from '../sessions/session-events.js';
+import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
+import { isTerminal, type PaymentStatus, type SessionStatus } from '../sessions/session-transitions.js';
+import { InstanceRegistry } from './instance-registry.service.js';
+import { RoomEvents, type ParticipantRole } from './room-events.js';
 
-/** Who is in which room. Until the gateway exists nobody is ever present. */
+export type LeaveReason = 'leave' | 'disconnect' | 'instance-lost' | 'shutdown' | 'session-ended';
+
+export interface PresentParticipant {
+  userId: string;
+  role: ParticipantRole;
+}
+
+export interface JoinResult {
+  sessionId: string;
+  status: SessionStatus;
+  participants: PresentParticipant[];
+}
+
+interface LockedSession {
+  id: string;
+  client_id: string;
+  psychologist_id: string;
+  status: SessionStatus;
+  payment_status: PaymentStatus;
+}
+
+/**
+ * Who is in which room, kept in PostgreSQL so that every instance sees the same truth and a
+ * status decision and the presence it depends on are read and written in one transaction.
+ * Presence is per user: a user is present while at least one of their sockets is in the room.
+ */
 @Injectable()
-export class PresenceService {
-  /** userId -> start of the user's current stay, for the users present in the session's room. */
-  currentStays(_sessionId: string): Promise<Map<string, Date>> {
-    return Promise.resolve(new Map());
+export class PresenceService implements OnModuleInit, OnModuleDestroy {
+  private subscription?: Subscription;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly lifecycle: SessionLifecycleService,
+    private readonly instance: InstanceRegistry,
+    private readonly roomEvents: RoomEvents,
+    private readonly sessionEvents: SessionEvents,
+  ) {}
+
+  onModuleInit(): void {
+    // A session that is over has no room: its members are taken out (the gateway drops the sockets).
+    this.subscription = this.sessionEvents.statusChanged$.subscribe((change) => {
+      if (isTerminal(change.to)) {
+        void this.closeRoom(change.sessionId).catch(() => undefined);
+      }
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  /**
+   * Puts a socket in a session's room. With the session row locked: checks who may join, records
+   * the stay, and starts the call when both participants are now present (once, however many
+   * join at the same moment on however many instances).
+   */
+  async join(sessionId: string, user: AuthUser, socketId: string): Promise<JoinResult> {
+    const { result, change, firstSocket } = await this.db.transaction(async (m) => {
+      const session = await this.lockSession(m, sessionId);
+      assertAccess(
+        { clientId: session.client_id, psychologistId: session.psychologist_id, paymentStatus: session.payment_status },
+        user,
+        ACCESS.start,
+      );
+      if (session.status !== 'Confirmed' && session.status !== 'In Progress') {
+        throw new DomainError('INVALID_TRANSITION', `The room is open only while the session is Confirmed or In Progress; it is ${session.status}`);
+      }
+      const role: ParticipantRole = user.id === session.client_id ? 'client' : 'psychologist';
+      const before = await this.presentUsers(m, sessionId);
+      await m.query(
+        `INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING`,
+        [sessionId, user.id, role, socketId, this.instance.id],
+      );
+      await m.query(`UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL`, [
+        sessionId,
+      ]);
+      const participants = await this.presentUsers(m, sessionId);
+      let status: SessionStatus = session.status;
+      let started = null;
+      if (status === 'Confirmed' && participants.length === 2) {
+        started = await this.lifecycle.applyWithin(m, { sessionId, cause: 'auto-start', actorId: null });
+        status = started?.to ?? status;
+      }
+      return {
+        result: { sessionId, status, participants },
+        change: started,
+        firstSocket: !before.some((p) => p.userId === user.id),
+        role,
+      };
+    });
+    if (firstSocket) {
+      const role = result.participants.find((p) => p.userId === user.id)!.role;
+      this.roomEvents.emit({ type: 'participant-joined', sessionId, userId: user.id, role, socketId });
+    }
+    if (change) {
+      this.lifecycle.publish(change);
+    }
+    return result;
+  }
+
+  /** Takes a socket out of a room. Returns false when it was not in it. */
+  async leave(sessionId: string, socketId: string, reason: LeaveReason = 'leave'): Promise<boolean> {
+    const left = await this.db.transaction(async (m) => {
+      await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
+      const rows: { user_id: string }[] = await m.query(
+        `WITH closed AS (
+           UPDATE room_presence SET left_at = now(), left_reason = $3
+            WHERE session_id = $1 AND socket_id = $2 AND left_at IS NULL
+            RETURNING user_id
+         )
+         SELECT user_id FROM closed`,
+        [sessionId, socketId, reason],
+      );
+      const userId = rows[0]?.user_id;
+      if (!userId) {
+        return undefined;
+      }
+      const stillPresent = (await this.presentUsers(m, sessionId)).some((p) => p.userId === userId);
+      await this.markEmptyIfVacant(m, sessionId);
+      return { userId, stillPresent };
+    });
+    if (!left) {
+      return false;
+    }
+    if (!left.stillPresent) {
+      this.roomEvents.emit({ type: 'participant-left', sessionId, userId: left.userId });
+    }
+    return true;
+  }
+
+  /** A socket of this instance went away: it leaves every room it was in. */
+  async disconnect(socketId: string): Promise<void> {
+    const rows: { session_id: string }[] = await this.db.query(
+      `SELECT DISTINCT session_id FROM room_presence WHERE socket_id = $1 AND instance_id = $2 AND left_at IS NULL`,
+      [socketId, this.instance.id],
+    );
+    for (const { session_id } of rows) {
+      await this.leave(session_id, socketId, 'disconnect');
+    }
+  }
+
+  // UPDATE ... RETURNING is wrapped in a CTE throughout: TypeORM's query() answers a bare UPDATE
+  // with [rows, count], a SELECT with rows.
+
+  /**
+   * Closes the presence of instances that stopped signing alive (3 missed beats), as of their last
+   * heartbeat. Safe when several instances sweep at once: each dead instance is taken by one.
+   */
+  async sweepDeadInstances(): Promise<number> {
+    const rows: { session_id: string; user_id: string }[] = await this.db.query(
+      `WITH dead AS (
+         SELECT id, heartbeat_at FROM instances
+          WHERE stopped_at IS NULL AND heartbeat_at < now() - make_interval(secs => heartbeat_seconds * 3)
+          FOR UPDATE SKIP LOCKED
+       ), buried AS (
+         UPDATE instances i SET stopped_at = d.heartbeat_at FROM dead d WHERE i.id = d.id
+       ), closed AS (
+         UPDATE room_presence p
+            SET left_at = GREATEST(d.heartbeat_at, p.joined_at), left_reason = 'instance-lost'
+           FROM dead d
+          WHERE p.instance_id = d.id AND p.left_at IS NULL
+          RETURNING p.session_id, p.user_id
+       )
+       SELECT session_id, user_id FROM closed`,
+    );
+    await this.afterBulkLeave(rows);
+    return rows.length;
+  }
+
+  /** Graceful shutdown: this instance's sockets leave now; the grace period lets them rejoin elsewhere. */
+  async closeInstance(): Promise<void> {
+    const rows: { session_id: string; user_id: string }[] = await this.db.query(
+      `WITH closed AS (
+         UPDATE room_presence SET left_at = now(), left_reason = 'shutdown'
+          WHERE instance_id = $1 AND left_at IS NULL
+          RETURNING session_id, user_id
+       )
+       SELECT session_id, user_id FROM closed`,
+      [this.instance.id],
+    );
+    await this.afterBulkLeave(rows);
+  }
+
+  /** userId -> start of the current stay, for the users in the session's room now. */
+  async currentStays(sessionId: string): Promise<Map<string, Date>> {
+    const rows: { user_id: string; since: Date }[] = await this.db.query(
+      `SELECT user_id, min(joined_at) AS since FROM room_presence
+        WHERE session_id = $1 AND left_at IS NULL GROUP BY user_id`,
+      [sessionId],
+    );
+    return new Map(rows.map((r) => [r.user_id, r.since]));
+  }
+
+  private async closeRoom(sessionId: string): Promise<void> {
+    await this.db.query(
+      `UPDATE room_presence SET left_at = now(), left_reason = 'session-ended' WHERE session_id = $1 AND left_at IS NULL`,
+      [sessionId],
+    );
+  }
+
+  private async afterBulkLeave(rows: { session_id: string; user_id: string }[]): Promise<void> {
+    const bySession = new Map<string, Set<string>>();
+    for (const r of rows) {
+      bySession.set(r.session_id, (bySession.get(r.session_id) ?? new Set()).add(r.user_id));
+    }
+    for (const [sessionId, userIds] of bySession) {
+      const present = await this.db.transaction(async (m) => {
+        await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
+        await this.markEmptyIfVacant(m, sessionId);
+        return this.presentUsers(m, sessionId);
+      });
+      for (const userId of userIds) {
+        if (!present.some((p) => p.userId === userId)) {
+          this.roomEvents.emit({ type: 'participant-left', sessionId, userId });
+        }
+      }
+    }
+  }
+
+  private async lockSession(m: EntityManager, sessionId: string): Promise<LockedSession> {
+    const rows: LockedSession[] = await m.query(
+      `SELECT id, client_id, psychologist_id, status, payment_status FROM sessions WHERE id = $1 FOR UPDATE`,
+      [sessionId],
+    );
+    if (!rows[0]) {
+      throw new DomainError('NOT_FOUND', `Session ${sessionId} does not exist`);
+    }
+    return rows[0];
+  }
+
+  private presentUsers(m: EntityManager, sessionId: string): Promise<PresentParticipant[]> {
+    return m.query(
+      `SELECT DISTINCT user_id AS "userId", role FROM room_presence
+        WHERE session_id = $1 AND left_at IS NULL ORDER BY role`,
+      [sessionId],
+    );
+  }
+
+  /**
+   * When nobody is left in a started call's room, remember since when (the last leave): the
+   * reconciler ends the call once that is longer ago than the grace period.
+   */
+  private async markEmptyIfVacant(m: EntityManager, sessionId: string): Promise<void> {
+    await m.query(
+      `UPDATE sessions s
+          SET room_emptied_at = (SELECT max(left_at) FROM room_presence WHERE session_id = s.id)
+        WHERE s.id = $1 AND s.status = 'In Progress'
+          AND NOT EXISTS (SELECT 1 FROM room_presence WHERE session_id = s.id AND left_at IS NULL)`,
+      [sessionId],
+    );
   }
 }

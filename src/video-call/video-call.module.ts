@@ -1,13 +1,27 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { CallReconciler } from './call-reconciler.service.js';
+import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceService } from './presence.service.js';
+import { RoomEvents } from './room-events.js';
 import { SessionAccessGuard } from './session-access.guard.js';
 import { VideoCallController } from './video-call.controller.js';
+import { VideoCallGateway } from './video-call.gateway.js';
 import { VideoCallService } from './video-call.service.js';
 
 @Module({
-  imports: [SessionsModule],
+  imports: [SessionsModule, AuthModule],
   controllers: [VideoCallController],
-  providers: [VideoCallService, PresenceService, SessionAccessGuard],
+  providers: [
+    VideoCallService,
+    PresenceService,
+    InstanceRegistry,
+    RoomEvents,
+    CallReconciler,
+    VideoCallGateway,
+    SessionAccessGuard,
+  ],
+  exports: [PresenceService, CallReconciler, InstanceRegistry],
 })
 export class VideoCallModule {}

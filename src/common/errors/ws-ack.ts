@@ -1,0 +1,38 @@
+import { Logger } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { DomainError } from './domain-error.js';
+import type { ErrorCode } from './error-codes.js';
+import { validationFailed } from './validation.js';
+
+export type Ack<T extends object = object> =
+  | ({ ok: true } & T)
+  | { ok: false; error: { code: ErrorCode; message: string } };
+
+const logger = new Logger('WebSocket');
+
+/** The WebSocket twin of the HTTP filter: a handler's result or error as an acknowledgement. */
+export async function toAck<T extends object>(work: () => Promise<T>): Promise<Ack<T>> {
+  try {
+    return { ok: true, ...(await work()) };
+  } catch (error) {
+    if (error instanceof DomainError) {
+      return { ok: false, error: { code: error.code, message: error.message } };
+    }
+    logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    return { ok: false, error: { code: 'INTERNAL', message: 'Internal server error' } };
+  }
+}
+
+/** Validates an incoming payload like the REST ValidationPipe does: unknown fields refused. */
+export async function parseMessage<T extends object>(type: new () => T, payload: unknown): Promise<T> {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new DomainError('VALIDATION_FAILED', 'The payload must be an object');
+  }
+  const message = plainToInstance(type, payload);
+  const errors = await validate(message, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) {
+    throw validationFailed(errors);
+  }
+  return message;
+}

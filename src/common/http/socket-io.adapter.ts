@@ -1,0 +1,33 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { Server, ServerOptions } from 'socket.io';
+import type { AppConfig } from '../../config/app-config.js';
+
+/**
+ * Socket.io as the product wants it: WebSocket transport only (no sticky sessions needed behind
+ * a load balancer), the same allowed origins as REST, and a frame limit above the 64 KiB signal
+ * limit so oversized signals are answered with PAYLOAD_TOO_LARGE rather than a dropped socket.
+ */
+export class SocketIoAdapter extends IoAdapter {
+  constructor(
+    app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const origins = this.config.corsOrigins;
+    return super.createIOServer(port, {
+      ...options,
+      transports: ['websocket'],
+      maxHttpBufferSize: 1024 * 1024,
+      cors: { origin: origins === true ? true : origins },
+      // Browsers send Origin; a handshake without one is a non-browser client and is accepted.
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        callback(null, origin === undefined || origins === true || origins.includes(origin));
+      },
+    } as ServerOptions) as Server;
+  }
+}

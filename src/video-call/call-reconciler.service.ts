@@ -1,0 +1,109 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
+import { InstanceRegistry } from './instance-registry.service.js';
+import { PresenceService } from './presence.service.js';
+
+/** How often deadlines are looked for: an auto-end is due at most this long after its grace period. */
+const TICK_MS = 500;
+
+/**
+ * Keeps the deadlines that no in-memory timer may own: every instance runs this loop, against the
+ * database, so whatever instance is alive (or the same one after a restart) finds them.
+ * - every heartbeat: sign this instance alive and bury instances that stopped doing so;
+ * - every tick: complete calls whose room has been empty for the grace period (auto-end).
+ */
+@Injectable()
+export class CallReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(CallReconciler.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+  private lastBeat = 0;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly instance: InstanceRegistry,
+    private readonly presence: PresenceService,
+    private readonly lifecycle: SessionLifecycleService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.instance.register();
+    await this.tick();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.presence.closeInstance();
+    await this.instance.markStopped();
+  }
+
+  /** Completes every call whose room has stayed empty for the grace period; returns how many. */
+  async endAbandonedCalls(): Promise<number> {
+    const due: { id: string }[] = await this.db.query(
+      `SELECT id FROM sessions
+        WHERE status = 'In Progress' AND room_emptied_at IS NOT NULL
+          AND room_emptied_at <= now() - make_interval(secs => $1)`,
+      [this.config.emptyRoomTimeoutSeconds],
+    );
+    let ended = 0;
+    for (const { id } of due) {
+      const change = await this.db.transaction(async (m) => {
+        // Re-checked under the row lock: a participant may have rejoined, another instance may
+        // be ending it right now (SKIP LOCKED: then it is theirs).
+        const rows: { room_emptied_at: Date }[] = await m.query(
+          `SELECT room_emptied_at FROM sessions
+            WHERE id = $1 AND status = 'In Progress' AND room_emptied_at IS NOT NULL
+              AND room_emptied_at <= now() - make_interval(secs => $2)
+            FOR UPDATE SKIP LOCKED`,
+          [id, this.config.emptyRoomTimeoutSeconds],
+        );
+        const emptiedAt = rows[0]?.room_emptied_at;
+        return emptiedAt
+          ? this.lifecycle.applyWithin(m, { sessionId: id, cause: 'auto-end', actorId: null, endedAt: emptiedAt })
+          : null;
+      });
+      if (change) {
+        ended++;
+        this.lifecycle.publish(change);
+      }
+    }
+    return ended;
+  }
+
+  private async tick(): Promise<void> {
+    const run = this.runOnce();
+    this.running = run;
+    await run;
+    if (!this.stopped) {
+      this.timer = setTimeout(() => void this.tick(), TICK_MS);
+    }
+  }
+
+  private async runOnce(): Promise<void> {
+    try {
+      if (Date.now() - this.lastBeat >= this.config.presenceHeartbeatSeconds * 1000) {
+        this.lastBeat = Date.now();
+        await this.instance.heartbeat();
+        await this.presence.sweepDeadInstances();
+      }
+      await this.endAbandonedCalls();
+    } catch (error) {
+      // The database may be briefly unreachable; the next tick tries again.
+      this.logger.error(`reconciliation failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import { Inject, Logger, OnModuleDestroy } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import { Subscription } from 'rxjs';
+import type { Namespace, Socket } from 'socket.io';
+import type { AuthUser } from '../auth/auth-user.js';
+import { TokenService } from '../auth/token.service.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { parseMessage, toAck, type Ack } from '../common/errors/ws-ack.js';
+import { SessionEvents, type SessionStatusChanged } from '../sessions/session-events.js';
+import { isTerminal } from '../sessions/session-transitions.js';
+import {
+  JoinRoomMessage,
+  LeaveRoomMessage,
+  RenewTokenMessage,
+  SIGNAL_MAX_BYTES,
+  SignalMessage,
+} from './dto/room.messages.js';
+import { PresenceService, type JoinResult } from './presence.service.js';
+import { RoomEvents, type RoomEvent } from './room-events.js';
+import { sessionRoom, sessionUserRoom } from './room-names.js';
+
+interface SocketState {
+  user: AuthUser;
+  expiresAt: Date;
+  timers: NodeJS.Timeout[];
+}
+
+type RoomSocket = Socket & { data: SocketState };
+
+/** Sent this long before a socket's token expires, so the client can renew it. */
+const EXPIRY_WARNING_MS = 60_000;
+
+/**
+ * Transport only: authenticates the handshake, validates payloads, asks PresenceService, and emits
+ * what the services report. It keeps no state another instance would need: the socket's own rooms
+ * and timers live with the socket.
+ */
+@WebSocketGateway({ namespace: '/video-calls' })
+export class VideoCallGateway
+  implements OnGatewayInit<Namespace>, OnGatewayConnection<RoomSocket>, OnGatewayDisconnect<RoomSocket>, OnModuleDestroy
+{
+  private readonly logger = new Logger(VideoCallGateway.name);
+  private readonly subscriptions = new Subscription();
+
+  @WebSocketServer()
+  private server: Namespace;
+
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly presence: PresenceService,
+    private readonly sessionEvents: SessionEvents,
+    private readonly roomEvents: RoomEvents,
+  ) {}
+
+  afterInit(namespace: Namespace): void {
+    // A bad token never becomes a connection: the client gets connect_error "UNAUTHENTICATED".
+    namespace.use((socket, next) => {
+      const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+      if (typeof token !== 'string' || token === '') {
+        return next(new Error('UNAUTHENTICATED'));
+      }
+      this.tokens.verify(token).then(
+        ({ id, role, expiresAt }) => {
+          (socket as RoomSocket).data = { user: { id, role }, expiresAt, timers: [] };
+          next();
+        },
+        () => next(new Error('UNAUTHENTICATED')),
+      );
+    });
+    this.subscriptions.add(this.sessionEvents.statusChanged$.subscribe((c) => this.onStatusChanged(c)));
+    this.subscriptions.add(this.roomEvents.events$.subscribe((e) => this.onRoomEvent(e)));
+  }
+
+  onModuleDestroy(): void {
+    this.subscriptions.unsubscribe();
+  }
+
+  handleConnection(socket: RoomSocket): void {
+    this.scheduleExpiry(socket);
+  }
+
+  async handleDisconnect(socket: RoomSocket): Promise<void> {
+    socket.data.timers?.forEach(clearTimeout);
+    try {
+      await this.presence.disconnect(socket.id);
+    } catch (error) {
+      this.logger.warn(`presence of disconnected socket ${socket.id} not closed: ${String(error)}`);
+    }
+  }
+
+  @SubscribeMessage('join-room')
+  joinRoom(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack<JoinResult>> {
+    return toAck(async () => {
+      const { sessionId } = await parseMessage(JoinRoomMessage, body);
+      const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, socket.data.user.id)];
+      const wasIn = socket.rooms.has(rooms[0]);
+      // In the room before the join commits, so the joiner hears the auto-start it may cause.
+      await socket.join(rooms);
+      try {
+        return await this.presence.join(sessionId, socket.data.user, socket.id);
+      } catch (error) {
+        if (!wasIn) {
+          rooms.forEach((r) => void socket.leave(r));
+        }
+        throw error;
+      }
+    });
+  }
+
+  @SubscribeMessage('leave-room')
+  leaveRoom(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack> {
+    return toAck(async () => {
+      const { sessionId } = await parseMessage(LeaveRoomMessage, body);
+      await socket.leave(sessionRoom(sessionId));
+      await socket.leave(sessionUserRoom(sessionId, socket.data.user.id));
+      await this.presence.leave(sessionId, socket.id);
+      return {};
+    });
+  }
+
+  /** WebRTC signaling: relayed to the other participants (or to `to`), `from` set here. */
+  @SubscribeMessage('signal')
+  signal(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack> {
+    return toAck(async () => {
+      const message = await parseMessage(SignalMessage, body);
+      const room = sessionRoom(message.sessionId);
+      if (!socket.rooms.has(room)) {
+        throw new DomainError('NOT_IN_ROOM', 'Join the room before sending signals');
+      }
+      if (Buffer.byteLength(JSON.stringify(message.data) ?? '', 'utf8') > SIGNAL_MAX_BYTES) {
+        throw new DomainError('PAYLOAD_TOO_LARGE', 'Signal data is larger than 64 KiB');
+      }
+      const from = socket.data.user.id;
+      const relay = { sessionId: message.sessionId, from, type: message.type, data: message.data };
+      if (message.to) {
+        socket.to(sessionUserRoom(message.sessionId, message.to)).emit('signal', relay);
+      } else {
+        socket.to(room).except(sessionUserRoom(message.sessionId, from)).emit('signal', relay);
+      }
+      return {};
+    });
+  }
+
+  /** A fresh access token of the same user keeps the socket past the old one's expiry. */
+  @SubscribeMessage('renew-token')
+  renewToken(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack<{ expiresAt: string }>> {
+    return toAck(async () => {
+      const { token } = await parseMessage(RenewTokenMessage, body);
+      const renewed = await this.tokens.verify(token);
+      if (renewed.id !== socket.data.user.id) {
+        throw new DomainError('UNAUTHENTICATED', 'The token belongs to another user');
+      }
+      socket.data.user = { id: renewed.id, role: renewed.role };
+      socket.data.expiresAt = renewed.expiresAt;
+      this.scheduleExpiry(socket);
+      return { expiresAt: renewed.expiresAt.toISOString() };
+    });
+  }
+
+  private scheduleExpiry(socket: RoomSocket): void {
+    socket.data.timers.forEach(clearTimeout);
+    const expiresAt = socket.data.expiresAt;
+    const left = expiresAt.getTime() - Date.now();
+    socket.data.timers = [
+      setTimeout(() => socket.emit('token-expiring', { expiresAt: expiresAt.toISOString() }), Math.max(0, left - EXPIRY_WARNING_MS)),
+      setTimeout(() => socket.disconnect(true), Math.max(0, left)),
+    ];
+  }
+
+  private onStatusChanged(change: SessionStatusChanged): void {
+    const room = sessionRoom(change.sessionId);
+    this.server.to(room).emit('session-status', {
+      sessionId: change.sessionId,
+      status: change.to,
+      videoCallStarted: change.videoCallStarted?.toISOString() ?? null,
+      videoCallEnded: change.videoCallEnded?.toISOString() ?? null,
+      duration: change.duration,
+    });
+    if (isTerminal(change.to)) {
+      this.server.in(room).socketsLeave([
+        room,
+        sessionUserRoom(change.sessionId, change.clientId),
+        sessionUserRoom(change.sessionId, change.psychologistId),
+      ]);
+    }
+  }
+
+  private onRoomEvent(event: RoomEvent): void {
+    const room = sessionRoom(event.sessionId);
+    switch (event.type) {
+      case 'participant-joined':
+        this.server
+          .to(room)
+          .except(sessionUserRoom(event.sessionId, event.userId))
+          .emit('participant-joined', { sessionId: event.sessionId, userId: event.userId, role: event.role });
+        break;
+      case 'participant-left':
+        this.server.to(room).emit('participant-left', { sessionId: event.sessionId, userId: event.userId });
+        break;
+    }
+  }
+}
