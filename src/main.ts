@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
-  say('info', `listening on http://${config.host}:${config.port} (docs at /api/docs)`);
+  say('info', `listening on ${await app.getUrl()} (docs at /api/docs)`);
 }
 
 main().catch((error: unknown) => {

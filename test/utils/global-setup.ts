@@ -13,6 +13,9 @@ declare global {
  * create a database per test file from it.
  */
 export default async function globalSetup(): Promise<void> {
+  const { tsImport } = await import('tsx/esm/api');
+  const { ensureBuilt } = (await tsImport('./build.ts', import.meta.url)) as typeof import('./build.js');
+  ensureBuilt();
   const external = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (external) {
     process.env.TEST_PG_ADMIN_URL = external;
@@ -22,7 +25,6 @@ export default async function globalSetup(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'svapi-test-pg-'));
   // Jest runs its global setup with Node's own module loader, which cannot load TypeScript:
   // tsx's tsImport loads the launcher (and only it) from source.
-  const { tsImport } = await import('tsx/esm/api');
   const { startEmbeddedPostgres } = (await tsImport(
     '../../src/database/embedded-postgres.ts',
     import.meta.url,
