@@ -8,6 +8,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { RealtimeModule } from './realtime/realtime.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { VideoCallModule } from './video-call/video-call.module.js';
 
@@ -35,6 +36,7 @@ export class AppModule {
         }),
         DatabaseModule.forRoot(databaseUrl),
         HealthModule,
+        RealtimeModule,
         AuthModule,
         SessionsModule,
         VideoCallModule,

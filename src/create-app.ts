@@ -3,9 +3,10 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
-import { toErrorResponse } from './common/errors/error-response.js';
 import { createValidationPipe } from './common/errors/validation.js';
-import { SocketIoAdapter } from './common/http/socket-io.adapter.js';
+import { requestIdOf } from './common/http/request-id.js';
+import { RedisFanout } from './realtime/redis-fanout.js';
+import { SocketIoAdapter } from './realtime/socket-io.adapter.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -15,25 +16,32 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
  */
 export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
   const { config } = options;
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true });
+  // Fastify's request id is the one every log line carries (nestjs-pino adopts it) and the one
+  // echoed in `x-request-id` below.
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: true,
+    genReqId: requestIdOf,
+  });
+  // bodyParser: false keeps Nest from adding its JSON and urlencoded parsers: the API takes JSON
+  // only (Fastify's own parser, under bodyLimit); any other media type is a 415.
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
     bufferLogs: true,
     abortOnError: false,
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  app.useWebSocketAdapter(new SocketIoAdapter(app, config));
+  app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(RedisFanout)));
   app.setGlobalPrefix('api');
   app.useGlobalPipes(createValidationPipe());
   app.enableCors({ origin: config.corsOrigins === true ? true : config.corsOrigins, credentials: false });
 
   const fastify = app.getHttpAdapter().getInstance();
-  // Errors raised by Fastify before a route runs (body too large, bad JSON, wrong media type)
-  // get the same body as every other error.
-  fastify.setErrorHandler((error, _request, reply) => {
-    const { status, body } = toErrorResponse(error);
-    void reply.status(status).send(body);
-  });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
+  fastify.removeContentTypeParser('text/plain');
+  // No error handler of our own: Nest installs one at init that maps Fastify's errors (body too
+  // large, bad JSON, wrong media type) to HttpExceptions and runs them through the global filter.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('x-request-id', request.id);
     void reply.header('x-content-type-options', 'nosniff');
     void reply.header('x-frame-options', 'DENY');
     if (config.nodeEnv === 'production') {

@@ -4,6 +4,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/public.decorator.js';
+import { RedisFanout } from '../realtime/redis-fanout.js';
 import { ShutdownState } from './shutdown-state.js';
 
 @ApiExcludeController()
@@ -14,6 +15,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly shutdown: ShutdownState,
+    private readonly fanout: RedisFanout,
   ) {}
 
   /** The process runs. */
@@ -26,13 +28,16 @@ export class HealthController {
   @Get('ready')
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult | object> {
     try {
-      return await this.health.check([
+      const result = await this.health.check([
         (): HealthIndicatorResult =>
           this.shutdown.isDraining
             ? { lifecycle: { status: 'down', message: 'shutting down' } }
             : { lifecycle: { status: 'up' } },
         () => this.db.pingCheck('database', { timeout: 2000 }),
       ]);
+      // Redis only carries fan-out between instances: its state is reported, never a reason for 503.
+      const redis = { status: this.fanout.status() };
+      return { ...result, details: { ...result.details, redis } } as HealthCheckResult;
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {
         void reply.status(503);

@@ -1,10 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions } from 'socket.io';
-import type { AppConfig } from '../../config/app-config.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { RedisFanout } from './redis-fanout.js';
 
 /**
- * Socket.io as the product wants it: WebSocket transport only (no sticky sessions needed behind
+ * Socket.io as the product wants it: the Redis adapter when several instances share rooms, WebSocket transport only (no sticky sessions needed behind
  * a load balancer), the same allowed origins as REST, and a frame limit above the 64 KiB signal
  * limit so oversized signals are answered with PAYLOAD_TOO_LARGE rather than a dropped socket.
  */
@@ -12,13 +13,16 @@ export class SocketIoAdapter extends IoAdapter {
   constructor(
     app: INestApplicationContext,
     private readonly config: AppConfig,
+    private readonly fanout: RedisFanout,
   ) {
     super(app);
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
     const origins = this.config.corsOrigins;
+    const adapter = this.fanout.adapter();
     return super.createIOServer(port, {
+      ...(adapter ? { adapter } : {}),
       ...options,
       transports: ['websocket'],
       maxHttpBufferSize: 1024 * 1024,
