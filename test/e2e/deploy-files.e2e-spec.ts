@@ -1,0 +1,79 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  environment?: Record<string, string>;
+  healthcheck?: { test: unknown };
+  volumes?: string[];
+  ports?: string[];
+}
+
+/** No container engine runs here: what can be checked of the deployment files is checked. */
+describe('deployment files', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+  const services = compose.services;
+
+  it('compose runs PostgreSQL, Redis, two app replicas and a load balancer, each with a health check', () => {
+    expect(Object.keys(services).sort()).toEqual(['app1', 'app2', 'lb', 'postgres', 'redis']);
+    for (const [name, service] of Object.entries(services)) {
+      expect([name, service.healthcheck?.test]).toEqual([name, expect.anything()]);
+    }
+    for (const app of [services.app1, services.app2]) {
+      expect(app.build).toBeDefined();
+      expect(app.environment).toMatchObject({
+        NODE_ENV: 'production',
+        DATABASE_URL: expect.stringContaining('@postgres:5432/'),
+        REDIS_URL: 'redis://redis:6379',
+      });
+    }
+    expect(services.lb.volumes).toContain('./deploy/nginx.conf:/etc/nginx/nginx.conf:ro');
+  });
+
+  it('the README names only services that exist', () => {
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('## Running several instances'));
+    const named = [...section.matchAll(/`(app1|app2|lb|postgres|redis|[a-z0-9-]+)` service/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(0);
+    for (const name of named) {
+      expect(Object.keys(services)).toContain(name);
+    }
+  });
+
+  it('the nginx configuration proxies both app replicas, /api and the WebSocket upgrade', () => {
+    const conf = read('deploy/nginx.conf');
+    expect(conf).toMatch(/server app1:3000/);
+    expect(conf).toMatch(/server app2:3000/);
+    expect(conf).toMatch(/location \/api\//);
+    expect(conf).toMatch(/location \/socket\.io\/[\s\S]*proxy_set_header Upgrade \$http_upgrade/);
+  });
+
+  const nginx = (() => {
+    try {
+      execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      process.stdout.write('nginx -t skipped: nginx is not installed on this machine\n');
+      return false;
+    }
+  })();
+
+  (nginx ? it : it.skip)('the nginx configuration passes nginx -t (service names resolved to loopback)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svapi-nginx-'));
+    const conf = read('deploy/nginx.conf').replace(/\bapp1:3000\b/, '127.0.0.1:3000').replace(/\bapp2:3000\b/, '127.0.0.1:3001');
+    writeFileSync(join(dir, 'nginx.conf'), conf);
+    const out = execFileSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', `pid ${dir}/nginx.pid; error_log stderr;`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(out).toBe('');
+  });
+});
