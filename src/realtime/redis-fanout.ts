@@ -59,6 +59,10 @@ export class RedisFanout implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.pub, this.sub].map((c) => (c?.isOpen ? c.close().catch(() => undefined) : undefined)));
+    for (const client of [this.pub, this.sub]) {
+      if (client?.isOpen) {
+        await client.close().catch(() => undefined);
+      }
+    }
   }
 }

@@ -32,6 +32,6 @@ export class SocketIoAdapter extends IoAdapter {
         const origin = req.headers.origin;
         callback(null, origin === undefined || origins === true || origins.includes(origin));
       },
-    } as ServerOptions) as Server;
+    } as ServerOptions);
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Logger, OnModuleDestroy } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -10,7 +10,7 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import { Subscription } from 'rxjs';
-import type { Namespace, Socket } from 'socket.io';
+import type { DefaultEventsMap, Namespace, Socket } from 'socket.io';
 import type { AuthUser } from '../auth/auth-user.js';
 import { TokenService } from '../auth/token.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
@@ -34,7 +34,7 @@ interface SocketState {
   timers: NodeJS.Timeout[];
 }
 
-type RoomSocket = Socket & { data: SocketState };
+type RoomSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
 
 /** Sent this long before a socket's token expires, so the client can renew it. */
 const EXPIRY_WARNING_MS = 60_000;

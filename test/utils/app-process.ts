@@ -31,8 +31,8 @@ export async function spawnApp(env: Record<string, string>, startTimeoutMs = 30_
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
@@ -45,7 +45,7 @@ export async function spawnApp(env: Record<string, string>, startTimeoutMs = 30_
         resolve(match[1].replace('[::1]', '127.0.0.1'));
       }
     };
-    child.stderr!.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then(() => {
       clearTimeout(timer);
       reject(new Error(`app exited during start-up: ${out}`));
