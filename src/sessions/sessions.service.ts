@@ -14,7 +14,13 @@ import { Session } from './session.entity.js';
 
 const DEFAULT_DURATION_MINUTES = 50;
 const MAX_PAST_MS = 5 * 60_000;
-const MAX_AHEAD_MS = 366 * 24 * 3600_000;
+
+/** The same moment a calendar year later (365 or 366 days, whichever the coming year has). */
+function oneYearAfter(ms: number): number {
+  const d = new Date(ms);
+  d.setUTCFullYear(d.getUTCFullYear() + 1);
+  return d.getTime();
+}
 
 @Injectable()
 export class SessionsService {
@@ -51,7 +57,7 @@ export class SessionsService {
   async book(dto: BookSessionDto, user: AuthUser): Promise<SessionView> {
     const scheduledStart = new Date(dto.scheduledStart);
     const now = Date.now();
-    if (scheduledStart.getTime() < now - MAX_PAST_MS || scheduledStart.getTime() > now + MAX_AHEAD_MS) {
+    if (scheduledStart.getTime() < now - MAX_PAST_MS || scheduledStart.getTime() > oneYearAfter(now)) {
       throw new DomainError('VALIDATION_FAILED', 'scheduledStart must be from 5 minutes ago to a year ahead', [
         { field: 'scheduledStart', messages: ['must be from 5 minutes ago to a year ahead'] },
       ]);

@@ -2,6 +2,25 @@ import type { TestApp } from '../utils/test-app.js';
 import type { TestUser } from './users.js';
 import { loginAdmin, registerUser } from './users.js';
 
+/** A session as the API returns it (PRODUCT.md section 4, `session`). */
+export interface SessionJson {
+  id: string;
+  clientId: string;
+  psychologistId: string;
+  client: { id: string; name: string };
+  psychologist: { id: string; name: string };
+  scheduledStart: string;
+  durationMinutes: number;
+  status: string;
+  paymentStatus: string;
+  videoCallStarted: string | null;
+  videoCallEnded: string | null;
+  duration: number | null;
+  createdAt: string;
+  updatedAt: string;
+  [field: string]: unknown;
+}
+
 export interface Party {
   client: TestUser;
   psychologist: TestUser;
@@ -23,7 +42,7 @@ export async function bookSession(
   t: TestApp,
   party: Party,
   body: { scheduledStart?: string; durationMinutes?: number } = {},
-): Promise<Record<string, any>> {
+): Promise<SessionJson> {
   const res = await t.api
     .post('/api/sessions')
     .set('Authorization', party.client.auth)
@@ -35,7 +54,7 @@ export async function bookSession(
 }
 
 /** Records a payment status as the admin. */
-export async function pay(t: TestApp, party: Party, sessionId: string, paymentStatus = 'Paid') {
+export async function pay(t: TestApp, party: Party, sessionId: string, paymentStatus = 'Paid'): Promise<SessionJson> {
   const res = await t.api
     .post(`/api/sessions/${sessionId}/payment`)
     .set('Authorization', party.admin.auth)
@@ -51,5 +70,5 @@ export async function confirmedSession(t: TestApp, party?: Party) {
   const p = party ?? (await createParty(t));
   const session = await bookSession(t, p);
   const paid = await pay(t, p, session.id);
-  return { party: p, session: paid, id: session.id as string };
+  return { party: p, session: paid, id: session.id };
 }

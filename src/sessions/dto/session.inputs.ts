@@ -7,6 +7,7 @@ import {
   IsOptional,
   IsString,
   IsUUID,
+  Matches,
   Max,
   MaxLength,
   Min,
@@ -20,6 +21,8 @@ export class BookSessionDto {
 
   @ApiProperty({ format: 'date-time', description: 'ISO-8601 with a time zone, e.g. 2026-12-01T09:00:00Z' })
   @IsISO8601({ strict: true, strictSeparator: true })
+  // Without an offset the instant would depend on the server's time zone.
+  @Matches(/T.*(Z|[+-]\d{2}(:?\d{2})?)$/i, { message: 'scheduledStart must be a date and time with a time zone' })
   scheduledStart: string;
 
   @ApiPropertyOptional({ minimum: 15, maximum: 180, default: 50 })
