@@ -1,7 +1,7 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { HealthCheckService, TypeOrmHealthIndicator, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
+import { HealthCheckService, TypeOrmHealthIndicator, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/public.decorator.js';
 import { RedisFanout } from '../realtime/redis-fanout.js';
@@ -26,7 +26,7 @@ export class HealthController {
 
   /** The process can serve: the database answers and no shutdown has begun. */
   @Get('ready')
-  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult | object> {
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<object> {
     try {
       const result = await this.health.check([
         (): HealthIndicatorResult =>
@@ -37,7 +37,7 @@ export class HealthController {
       ]);
       // Redis only carries fan-out between instances: its state is reported, never a reason for 503.
       const redis = { status: this.fanout.status() };
-      return { ...result, details: { ...result.details, redis } } as HealthCheckResult;
+      return { ...result, details: { ...result.details, redis } };
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {
         void reply.status(503);
