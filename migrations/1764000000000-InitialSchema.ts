@@ -40,12 +40,16 @@ export class InitialSchema1764000000000 implements MigrationInterface {
           CHECK ((status = 'Completed') = (video_call_ended IS NOT NULL)),
         CONSTRAINT sessions_end_after_start CHECK (video_call_ended >= video_call_started)
       )`);
-    await q.query(`CREATE INDEX sessions_client_start_idx ON sessions (client_id, scheduled_start DESC)`);
+    await q.query(
+      `CREATE INDEX sessions_client_start_idx ON sessions (client_id, scheduled_start DESC)`,
+    );
     await q.query(
       `CREATE INDEX sessions_psychologist_start_idx ON sessions (psychologist_id, scheduled_start DESC)`,
     );
     await q.query(`CREATE INDEX sessions_start_idx ON sessions (scheduled_start DESC)`);
-    await q.query(`CREATE INDEX sessions_in_progress_idx ON sessions (id) WHERE status = 'In Progress'`);
+    await q.query(
+      `CREATE INDEX sessions_in_progress_idx ON sessions (id) WHERE status = 'In Progress'`,
+    );
 
     await q.query(`
       CREATE TABLE session_status_changes (
@@ -58,7 +62,9 @@ export class InitialSchema1764000000000 implements MigrationInterface {
         cause text NOT NULL
           CHECK (cause IN ('payment', 'start', 'end', 'cancel', 'auto-start', 'auto-end', 'max-duration', 'no-show'))
       )`);
-    await q.query(`CREATE INDEX session_status_changes_session_idx ON session_status_changes (session_id, id)`);
+    await q.query(
+      `CREATE INDEX session_status_changes_session_idx ON session_status_changes (session_id, id)`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -13,7 +13,9 @@ export class RoomPresence1764000000001 implements MigrationInterface {
         heartbeat_seconds int NOT NULL CHECK (heartbeat_seconds > 0),
         stopped_at timestamptz
       )`);
-    await q.query(`CREATE INDEX instances_live_idx ON instances (heartbeat_at) WHERE stopped_at IS NULL`);
+    await q.query(
+      `CREATE INDEX instances_live_idx ON instances (heartbeat_at) WHERE stopped_at IS NULL`,
+    );
 
     // One row per socket in a room: who, on which instance, from when to when. Kept after the
     // call as its attendance record.
@@ -33,9 +35,15 @@ export class RoomPresence1764000000001 implements MigrationInterface {
     await q.query(
       `CREATE UNIQUE INDEX room_presence_open_socket_key ON room_presence (session_id, socket_id) WHERE left_at IS NULL`,
     );
-    await q.query(`CREATE INDEX room_presence_open_session_idx ON room_presence (session_id) WHERE left_at IS NULL`);
-    await q.query(`CREATE INDEX room_presence_open_instance_idx ON room_presence (instance_id) WHERE left_at IS NULL`);
-    await q.query(`CREATE INDEX room_presence_session_idx ON room_presence (session_id, joined_at)`);
+    await q.query(
+      `CREATE INDEX room_presence_open_session_idx ON room_presence (session_id) WHERE left_at IS NULL`,
+    );
+    await q.query(
+      `CREATE INDEX room_presence_open_instance_idx ON room_presence (instance_id) WHERE left_at IS NULL`,
+    );
+    await q.query(
+      `CREATE INDEX room_presence_session_idx ON room_presence (session_id, joined_at)`,
+    );
 
     // When the last participant left a started call; cleared when someone comes back. The
     // reconciler ends calls whose room has stayed empty for the grace period.

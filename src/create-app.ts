@@ -25,16 +25,23 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
   });
   // bodyParser: false keeps Nest from adding its JSON and urlencoded parsers: the API takes JSON
   // only (Fastify's own parser, under bodyLimit); any other media type is a 415.
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
-    bufferLogs: true,
-    abortOnError: false,
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(options),
+    adapter,
+    {
+      bufferLogs: true,
+      abortOnError: false,
+      bodyParser: false,
+    },
+  );
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(RedisFanout)));
   app.setGlobalPrefix('api');
   app.useGlobalPipes(createValidationPipe());
-  app.enableCors({ origin: config.corsOrigins === true ? true : config.corsOrigins, credentials: false });
+  app.enableCors({
+    origin: config.corsOrigins === true ? true : config.corsOrigins,
+    credentials: false,
+  });
 
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');

@@ -61,6 +61,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  say('error', `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  say(
+    'error',
+    `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
   process.exit(1);
 });

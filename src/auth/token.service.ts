@@ -6,6 +6,9 @@ import { DomainError } from '../common/errors/domain-error.js';
 import { USER_ROLES } from './user.entity.js';
 import type { AccessTokenClaims, AuthUser } from './auth-user.js';
 
+/** User ids are UUIDs; any other subject would reach the database as a malformed id. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * Issues and checks access tokens: HS256 only, with iss, aud and exp demanded. The HTTP guard and
  * the WebSocket handshake both verify through `verify`, so the rules cannot drift apart.
@@ -34,6 +37,7 @@ export class TokenService {
     }
     if (
       typeof claims.sub !== 'string' ||
+      !UUID.test(claims.sub) ||
       !USER_ROLES.includes(claims.role) ||
       typeof claims.exp !== 'number'
     ) {

@@ -29,7 +29,12 @@ export class UsersService implements OnApplicationBootstrap {
     const passwordHash = await this.hasher.hash(input.password);
     try {
       const user = await this.users.save(
-        this.users.create({ email: input.email.toLowerCase(), name: input.name, role: input.role, passwordHash }),
+        this.users.create({
+          email: input.email.toLowerCase(),
+          name: input.name,
+          role: input.role,
+          passwordHash,
+        }),
       );
       return user;
     } catch (error) {

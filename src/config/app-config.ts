@@ -106,7 +106,7 @@ class EnvReader {
     try {
       const parsed = new URL(value);
       if (!protocols.includes(parsed.protocol)) {
-        this.problems.push(`${name} must be a ${protocols.join(' or ')}// URL`);
+        this.problems.push(`${name} must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL`);
       }
     } catch {
       this.problems.push(`${name} is not a valid URL`);
@@ -117,7 +117,11 @@ class EnvReader {
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const r = new EnvReader(env);
-  const nodeEnv = r.oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
+  const nodeEnv = r.oneOf<NodeEnv>(
+    'NODE_ENV',
+    ['development', 'production', 'test'],
+    'development',
+  );
   const production = nodeEnv === 'production';
 
   const secret = r.raw('JWT_SECRET');
@@ -149,7 +153,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       .filter((o) => o !== '');
     for (const origin of corsOrigins) {
       if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-        r.problems.push(`CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`);
+        r.problems.push(
+          `CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`,
+        );
       }
     }
   }

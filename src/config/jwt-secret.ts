@@ -1,7 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppConfig } from './app-config.js';
+
+/** The stored secret, undefined when there is none yet; a short one is refused, not used. */
+async function readStored(file: string): Promise<string | undefined> {
+  let stored: string;
+  try {
+    stored = (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return undefined;
+    }
+    throw error;
+  }
+  if (Buffer.byteLength(stored, 'utf8') < 32) {
+    throw new Error(
+      `${file} holds a JWT secret shorter than 32 bytes: delete the file to generate a new one, or set JWT_SECRET`,
+    );
+  }
+  return stored;
+}
 
 /**
  * Outside production an absent JWT_SECRET is generated once and kept in DATA_DIR, so tokens
@@ -15,26 +34,26 @@ export async function resolveJwtSecret(
     return config.jwt.secret;
   }
   const file = join(config.dataDir, 'jwt-secret');
-  try {
-    const stored = (await readFile(file, 'utf8')).trim();
-    if (stored.length >= 32) {
-      return stored;
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw error;
-    }
+  const stored = await readStored(file);
+  if (stored !== undefined) {
+    return stored;
   }
   const secret = randomBytes(48).toString('base64url');
   await mkdir(config.dataDir, { recursive: true });
+  // Written in full under a private name, then published with link(), which fails when the file
+  // exists: when two instances start together the first wins, and the other never reads a
+  // half-written file (nor does a crash leave one behind).
+  const draft = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(draft, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': when two instances start together, the first writer wins and the other reads its key.
-    await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    await link(draft, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      return (await readFile(file, 'utf8')).trim();
+      return (await readStored(file))!;
     }
     throw error;
+  } finally {
+    await unlink(draft);
   }
   warn(
     `JWT_SECRET is not set: generated one into ${file}. Set JWT_SECRET (32+ bytes) in production.`,

@@ -22,7 +22,9 @@ export function buildDataSourceOptions(url: string): DataSourceOptions {
     migrationsTableName: 'migrations',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Off: TypeORM would print failed queries with their parameters (password hashes, emails)
+    // outside the logger's redaction; errors reach the exception filter and are logged there.
+    logging: false,
     extra: { max: 20, application_name: 'session-video-api' },
   };
 }

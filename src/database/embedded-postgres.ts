@@ -49,7 +49,9 @@ function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+        typeof address === 'object' && address
+          ? resolvePort(address.port)
+          : reject(new Error('no port')),
       );
     });
   });
@@ -93,7 +95,11 @@ async function ensureTraversable(path: string, user: RunAs, log: (m: string) => 
       continue;
     }
     const canSearch =
-      s.uid === user.uid ? (s.mode & 0o100) !== 0 : s.gid === user.gid ? (s.mode & 0o010) !== 0 : (s.mode & 0o001) !== 0;
+      s.uid === user.uid
+        ? (s.mode & 0o100) !== 0
+        : s.gid === user.gid
+          ? (s.mode & 0o010) !== 0
+          : (s.mode & 0o001) !== 0;
     if (!canSearch) {
       await chmod(d, s.mode | 0o001);
       log(`embedded PostgreSQL: granted search permission on ${d} to run as the postgres user`);
@@ -103,7 +109,11 @@ async function ensureTraversable(path: string, user: RunAs, log: (m: string) => 
 
 function run(cmd: string, args: string[], user: RunAs | undefined): Promise<void> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(cmd, args, { ...user, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      ...user,
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -157,7 +167,9 @@ async function stopOrphan(clusterDir: string, log: (m: string) => void): Promise
   process.kill(pid, 'SIGKILL');
 }
 
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
   const { initdb, postgres } = await binaries();
   const dataDir = resolve(options.dataDir);
@@ -189,7 +201,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     try {
       await run(
         initdb,
-        [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwFile}`, '--encoding=UTF8', '--no-sync'],
+        [
+          `--pgdata=${clusterDir}`,
+          '--auth=scram-sha-256',
+          '--username=postgres',
+          `--pwfile=${pwFile}`,
+          '--encoding=UTF8',
+          '--no-sync',
+        ],
         user,
       );
     } finally {
@@ -202,7 +221,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const port = await freePort();
   const child: ChildProcess = spawn(
     postgres,
-    ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    [
+      '-D',
+      clusterDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
+    ],
     { ...user, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let exited = false;
@@ -223,7 +253,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       }
     };
     child.stderr?.on('data', onData);
-    void exitedPromise.then(() => reject(new Error(`embedded PostgreSQL exited during start-up: ${output.trim()}`)));
+    void exitedPromise.then(() =>
+      reject(new Error(`embedded PostgreSQL exited during start-up: ${output.trim()}`)),
+    );
   });
   child.stderr?.resume();
   log(`embedded PostgreSQL: listening on 127.0.0.1:${port}, data in ${clusterDir}`);

@@ -25,7 +25,10 @@ export class RedisFanout implements OnApplicationShutdown {
     }
     this.pub = createClient({
       url: config.redisUrl,
-      socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000), connectTimeout: 2000 },
+      socket: {
+        reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000),
+        connectTimeout: 2000,
+      },
     });
     this.sub = this.pub.duplicate();
     for (const [name, client] of [
@@ -35,7 +38,9 @@ export class RedisFanout implements OnApplicationShutdown {
       client.on('error', (error: Error) => {
         if (error.message !== this.lastError) {
           this.lastError = error.message;
-          this.logger.warn(`Redis ${name}: ${error.message}; room events do not cross instances until it is back`);
+          this.logger.warn(
+            `Redis ${name}: ${error.message}; room events do not cross instances until it is back`,
+          );
         }
       });
       client.on('ready', () => {
@@ -48,7 +53,9 @@ export class RedisFanout implements OnApplicationShutdown {
 
   /** The Socket.io adapter factory, or undefined for the in-memory adapter of a single instance. */
   adapter(): ReturnType<typeof createShardedAdapter> | undefined {
-    return this.pub && this.sub ? createShardedAdapter(this.pub, this.sub, { subscriptionMode: 'dynamic' }) : undefined;
+    return this.pub && this.sub
+      ? createShardedAdapter(this.pub, this.sub, { subscriptionMode: 'dynamic' })
+      : undefined;
   }
 
   status(): FanoutStatus {

@@ -36,7 +36,10 @@ export function isParticipant(session: SessionParties, userId: string): boolean 
 export function assertAccess(session: SessionParties, user: AuthUser, rule: AccessRule): void {
   if (user.role === 'admin') {
     if (rule.admin === 'forbid') {
-      throw new DomainError('FORBIDDEN', 'Admins cannot do this; only the session participants can');
+      throw new DomainError(
+        'FORBIDDEN',
+        'Admins cannot do this; only the session participants can',
+      );
     }
   } else if (!rule.participants) {
     throw new DomainError('FORBIDDEN', 'Only an admin can do this');

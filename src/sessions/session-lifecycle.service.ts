@@ -61,7 +61,10 @@ export class SessionLifecycleService {
    * Applies a transition inside the caller's transaction. The caller publishes the returned change
    * with `publish` after its commit, so nobody hears of a change that was rolled back.
    */
-  async applyWithin(manager: EntityManager, input: TransitionInput): Promise<SessionStatusChanged | null> {
+  async applyWithin(
+    manager: EntityManager,
+    input: TransitionInput,
+  ): Promise<SessionStatusChanged | null> {
     const rule = transitionFor(input.cause);
     const params: unknown[] = [input.sessionId, rule.from, rule.to, input.actorId, input.cause];
     const set: string[] = [];

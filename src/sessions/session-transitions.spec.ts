@@ -20,7 +20,9 @@ const ALLOWED: ReadonlyArray<[SessionStatus, SessionStatus]> = [
 ];
 
 describe('session transitions', () => {
-  const pairs = SESSION_STATUSES.flatMap((from) => SESSION_STATUSES.map((to) => [from, to] as const));
+  const pairs = SESSION_STATUSES.flatMap((from) =>
+    SESSION_STATUSES.map((to) => [from, to] as const),
+  );
 
   it.each(pairs)('%s -> %s is allowed only if listed', (from, to) => {
     const listed = ALLOWED.some(([f, t]) => f === from && t === to);

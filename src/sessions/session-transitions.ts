@@ -25,7 +25,12 @@ export const TRANSITION_CAUSES = [
 ] as const;
 export type TransitionCause = (typeof TRANSITION_CAUSES)[number];
 
-export const SYSTEM_CAUSES: readonly TransitionCause[] = ['auto-start', 'auto-end', 'max-duration', 'no-show'];
+export const SYSTEM_CAUSES: readonly TransitionCause[] = [
+  'auto-start',
+  'auto-end',
+  'max-duration',
+  'no-show',
+];
 
 export interface TransitionRule {
   cause: TransitionCause;
@@ -60,10 +65,21 @@ export function isTerminal(status: SessionStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
 
-export const PAYMENT_STATUSES = ['Pending', 'Confirmed', 'Paid', 'Verified', 'Failed', 'Refunded'] as const;
+export const PAYMENT_STATUSES = [
+  'Pending',
+  'Confirmed',
+  'Paid',
+  'Verified',
+  'Failed',
+  'Refunded',
+] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
-export const CONFIRMED_PAYMENT_STATUSES: readonly PaymentStatus[] = ['Confirmed', 'Paid', 'Verified'];
+export const CONFIRMED_PAYMENT_STATUSES: readonly PaymentStatus[] = [
+  'Confirmed',
+  'Paid',
+  'Verified',
+];
 
 /** A call may start (or be joined) only once the payment provider has confirmed payment. */
 export function isPaymentConfirmed(status: PaymentStatus): boolean {

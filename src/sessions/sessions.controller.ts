@@ -11,7 +11,12 @@ import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { ParseId } from '../common/http/uuid.pipe.js';
-import { BookSessionDto, CancelSessionDto, ConfirmPaymentDto, ListSessionsQuery } from './dto/session.inputs.js';
+import {
+  BookSessionDto,
+  CancelSessionDto,
+  ConfirmPaymentDto,
+  ListSessionsQuery,
+} from './dto/session.inputs.js';
 import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -27,7 +32,13 @@ export class SessionsController {
     summary: 'Book a session (client for themselves; admin for a client)',
   })
   @ApiCreatedResponse({ type: SessionView })
-  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE')
+  @ApiErrors(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'PAYLOAD_TOO_LARGE',
+    'UNSUPPORTED_MEDIA_TYPE',
+  )
   book(@Body() dto: BookSessionDto, @CurrentUser() user: AuthUser): Promise<SessionView> {
     return this.sessions.book(dto, user);
   }
@@ -45,7 +56,10 @@ export class SessionsController {
 
   @Get(':id')
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOperation({ operationId: 'getSession', summary: 'One session (its participants or an admin)' })
+  @ApiOperation({
+    operationId: 'getSession',
+    summary: 'One session (its participants or an admin)',
+  })
   @ApiOkResponse({ type: SessionView })
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
   get(@Param('id', ParseId('id')) id: string, @CurrentUser() user: AuthUser): Promise<SessionView> {
@@ -57,10 +71,18 @@ export class SessionsController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
     operationId: 'confirmPayment',
-    summary: "Record the payment provider's status (admin); a confirming status moves Pending to Confirmed",
+    summary:
+      "Record the payment provider's status (admin); a confirming status moves Pending to Confirmed",
   })
   @ApiOkResponse({ type: SessionView })
-  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE')
+  @ApiErrors(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'NOT_FOUND',
+    'PAYLOAD_TOO_LARGE',
+    'UNSUPPORTED_MEDIA_TYPE',
+  )
   confirmPayment(
     @Param('id', ParseId('id')) id: string,
     @Body() dto: ConfirmPaymentDto,
@@ -96,7 +118,10 @@ export class SessionsController {
   @ApiOperation({ operationId: 'getSessionHistory', summary: 'Every status change, oldest first' })
   @ApiOkResponse({ type: [StatusChangeView] })
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
-  history(@Param('id', ParseId('id')) id: string, @CurrentUser() user: AuthUser): Promise<StatusChangeView[]> {
+  history(
+    @Param('id', ParseId('id')) id: string,
+    @CurrentUser() user: AuthUser,
+  ): Promise<StatusChangeView[]> {
     return this.sessions.history(id, user);
   }
 }

@@ -4,7 +4,12 @@ import { DataSource, Repository } from 'typeorm';
 import type { AuthUser } from '../auth/auth-user.js';
 import { User, type UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
-import type { BookSessionDto, CancelSessionDto, ConfirmPaymentDto, ListSessionsQuery } from './dto/session.inputs.js';
+import type {
+  BookSessionDto,
+  CancelSessionDto,
+  ConfirmPaymentDto,
+  ListSessionsQuery,
+} from './dto/session.inputs.js';
 import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
 import { ACCESS, assertAccess, type AccessRule } from './session-access.js';
 import { SessionLifecycleService } from './session-lifecycle.service.js';
@@ -26,7 +31,8 @@ function oneYearAfter(ms: number): number {
 export class SessionsService {
   constructor(
     @InjectRepository(Session) private readonly sessions: Repository<Session>,
-    @InjectRepository(SessionStatusChange) private readonly changes: Repository<SessionStatusChange>,
+    @InjectRepository(SessionStatusChange)
+    private readonly changes: Repository<SessionStatusChange>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly lifecycle: SessionLifecycleService,
   ) {}
@@ -57,10 +63,15 @@ export class SessionsService {
   async book(dto: BookSessionDto, user: AuthUser): Promise<SessionView> {
     const scheduledStart = new Date(dto.scheduledStart);
     const now = Date.now();
-    if (scheduledStart.getTime() < now - MAX_PAST_MS || scheduledStart.getTime() > oneYearAfter(now)) {
-      throw new DomainError('VALIDATION_FAILED', 'scheduledStart must be from 5 minutes ago to a year ahead', [
-        { field: 'scheduledStart', messages: ['must be from 5 minutes ago to a year ahead'] },
-      ]);
+    if (
+      scheduledStart.getTime() < now - MAX_PAST_MS ||
+      scheduledStart.getTime() > oneYearAfter(now)
+    ) {
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'scheduledStart must be from 5 minutes ago to a year ahead',
+        [{ field: 'scheduledStart', messages: ['must be from 5 minutes ago to a year ahead'] }],
+      );
     }
     if (user.role === 'admin' && !dto.clientId) {
       throw new DomainError('VALIDATION_FAILED', 'clientId is required when an admin books', [
@@ -115,7 +126,12 @@ export class SessionsService {
       qb.andWhere('s.status = :status', { status: query.status });
     }
     const [rows, total] = await qb.getManyAndCount();
-    return { items: rows.map((s) => SessionView.of(s)), total, page: query.page, limit: query.limit };
+    return {
+      items: rows.map((s) => SessionView.of(s)),
+      total,
+      page: query.page,
+      limit: query.limit,
+    };
   }
 
   async get(id: string, user: AuthUser): Promise<SessionView> {
@@ -164,7 +180,13 @@ export class SessionsService {
   async history(id: string, user: AuthUser): Promise<StatusChangeView[]> {
     await this.findAuthorized(id, user, ACCESS.view);
     const rows = await this.changes.find({ where: { sessionId: id }, order: { id: 'ASC' } });
-    return rows.map((r) => ({ from: r.from, to: r.to, at: r.at.toISOString(), actorId: r.actorId, cause: r.cause }));
+    return rows.map((r) => ({
+      from: r.from,
+      to: r.to,
+      at: r.at.toISOString(),
+      actorId: r.actorId,
+      cause: r.cause,
+    }));
   }
 
   private async assertRole(userId: string, role: UserRole, field: string): Promise<void> {

@@ -73,7 +73,12 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
         );
         const emptiedAt = rows[0]?.room_emptied_at;
         return emptiedAt
-          ? this.lifecycle.applyWithin(m, { sessionId: id, cause: 'auto-end', actorId: null, endedAt: emptiedAt })
+          ? this.lifecycle.applyWithin(m, {
+              sessionId: id,
+              cause: 'auto-end',
+              actorId: null,
+              endedAt: emptiedAt,
+            })
           : null;
       });
       if (change) {
@@ -103,7 +108,9 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
       await this.endAbandonedCalls();
     } catch (error) {
       // The database may be briefly unreachable; the next tick tries again.
-      this.logger.error(`reconciliation failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(
+        `reconciliation failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 }

@@ -26,10 +26,16 @@ export class InstanceRegistry {
   }
 
   async heartbeat(): Promise<void> {
-    await this.db.query(`UPDATE instances SET heartbeat_at = now() WHERE id = $1 AND stopped_at IS NULL`, [this.id]);
+    await this.db.query(
+      `UPDATE instances SET heartbeat_at = now() WHERE id = $1 AND stopped_at IS NULL`,
+      [this.id],
+    );
   }
 
   async markStopped(): Promise<void> {
-    await this.db.query(`UPDATE instances SET stopped_at = now() WHERE id = $1 AND stopped_at IS NULL`, [this.id]);
+    await this.db.query(
+      `UPDATE instances SET stopped_at = now() WHERE id = $1 AND stopped_at IS NULL`,
+      [this.id],
+    );
   }
 }

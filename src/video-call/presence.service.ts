@@ -7,7 +7,11 @@ import { DomainError } from '../common/errors/domain-error.js';
 import { ACCESS, assertAccess } from '../sessions/session-access.js';
 import { SessionEvents } from '../sessions/session-events.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
-import { isTerminal, type PaymentStatus, type SessionStatus } from '../sessions/session-transitions.js';
+import {
+  isTerminal,
+  type PaymentStatus,
+  type SessionStatus,
+} from '../sessions/session-transitions.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { RoomEvents, type ParticipantRole } from './room-events.js';
 
@@ -71,12 +75,19 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     const { result, change, firstSocket } = await this.db.transaction(async (m) => {
       const session = await this.lockSession(m, sessionId);
       assertAccess(
-        { clientId: session.client_id, psychologistId: session.psychologist_id, paymentStatus: session.payment_status },
+        {
+          clientId: session.client_id,
+          psychologistId: session.psychologist_id,
+          paymentStatus: session.payment_status,
+        },
         user,
         ACCESS.start,
       );
       if (session.status !== 'Confirmed' && session.status !== 'In Progress') {
-        throw new DomainError('INVALID_TRANSITION', `The room is open only while the session is Confirmed or In Progress; it is ${session.status}`);
+        throw new DomainError(
+          'INVALID_TRANSITION',
+          `The room is open only while the session is Confirmed or In Progress; it is ${session.status}`,
+        );
       }
       const role: ParticipantRole = user.id === session.client_id ? 'client' : 'psychologist';
       const before = await this.presentUsers(m, sessionId);
@@ -86,14 +97,19 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
          ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING`,
         [sessionId, user.id, role, socketId, this.instance.id],
       );
-      await m.query(`UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL`, [
-        sessionId,
-      ]);
+      await m.query(
+        `UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL`,
+        [sessionId],
+      );
       const participants = await this.presentUsers(m, sessionId);
       let status: SessionStatus = session.status;
       let started = null;
       if (status === 'Confirmed' && participants.length === 2) {
-        started = await this.lifecycle.applyWithin(m, { sessionId, cause: 'auto-start', actorId: null });
+        started = await this.lifecycle.applyWithin(m, {
+          sessionId,
+          cause: 'auto-start',
+          actorId: null,
+        });
         status = started?.to ?? status;
       }
       return {
@@ -105,7 +121,13 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     });
     if (firstSocket) {
       const role = result.participants.find((p) => p.userId === user.id)!.role;
-      this.roomEvents.emit({ type: 'participant-joined', sessionId, userId: user.id, role, socketId });
+      this.roomEvents.emit({
+        type: 'participant-joined',
+        sessionId,
+        userId: user.id,
+        role,
+        socketId,
+      });
     }
     if (change) {
       this.lifecycle.publish(change);
@@ -114,7 +136,11 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Takes a socket out of a room. Returns false when it was not in it. */
-  async leave(sessionId: string, socketId: string, reason: LeaveReason = 'leave'): Promise<boolean> {
+  async leave(
+    sessionId: string,
+    socketId: string,
+    reason: LeaveReason = 'leave',
+  ): Promise<boolean> {
     const left = await this.db.transaction(async (m) => {
       await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
       const rows: { user_id: string }[] = await m.query(

@@ -4,7 +4,13 @@ import { Subject } from 'rxjs';
 export type ParticipantRole = 'client' | 'psychologist';
 
 export type RoomEvent =
-  | { type: 'participant-joined'; sessionId: string; userId: string; role: ParticipantRole; socketId: string }
+  | {
+      type: 'participant-joined';
+      sessionId: string;
+      userId: string;
+      role: ParticipantRole;
+      socketId: string;
+    }
   | { type: 'participant-left'; sessionId: string; userId: string };
 
 /**

@@ -6,7 +6,11 @@ import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { SessionView } from '../sessions/dto/session.views.js';
 import { ACCESS } from '../sessions/session-access.js';
 import { VideoCallView } from './dto/video-call.views.js';
-import { SessionAccess, SessionAccessGuard, type RequestWithSession } from './session-access.guard.js';
+import {
+  SessionAccess,
+  SessionAccessGuard,
+  type RequestWithSession,
+} from './session-access.guard.js';
 import { VideoCallService } from './video-call.service.js';
 
 @ApiTags('video-calls')
@@ -22,7 +26,8 @@ export class VideoCallController {
   @SessionAccess(ACCESS.start)
   @ApiOperation({
     operationId: 'startVideoCall',
-    summary: 'Start the call (client or psychologist): Confirmed -> In Progress; repeats are no-ops',
+    summary:
+      'Start the call (client or psychologist): Confirmed -> In Progress; repeats are no-ops',
   })
   @ApiOkResponse({ type: SessionView })
   @ApiErrors(
@@ -43,10 +48,17 @@ export class VideoCallController {
   @SessionAccess(ACCESS.end)
   @ApiOperation({
     operationId: 'endVideoCall',
-    summary: 'End the call (participants or an admin): In Progress -> Completed; repeats are no-ops',
+    summary:
+      'End the call (participants or an admin): In Progress -> Completed; repeats are no-ops',
   })
   @ApiOkResponse({ type: SessionView })
-  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND', 'INVALID_TRANSITION')
+  @ApiErrors(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_PARTICIPANT',
+    'NOT_FOUND',
+    'INVALID_TRANSITION',
+  )
   end(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {
     return this.calls.end(req.session!.id, user);
   }

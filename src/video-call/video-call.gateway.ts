@@ -46,7 +46,11 @@ const EXPIRY_WARNING_MS = 60_000;
  */
 @WebSocketGateway({ namespace: '/video-calls' })
 export class VideoCallGateway
-  implements OnGatewayInit<Namespace>, OnGatewayConnection<RoomSocket>, OnGatewayDisconnect<RoomSocket>, OnModuleDestroy
+  implements
+    OnGatewayInit<Namespace>,
+    OnGatewayConnection<RoomSocket>,
+    OnGatewayDisconnect<RoomSocket>,
+    OnModuleDestroy
 {
   private readonly logger = new Logger(VideoCallGateway.name);
   private readonly subscriptions = new Subscription();
@@ -76,7 +80,9 @@ export class VideoCallGateway
         () => next(new Error('UNAUTHENTICATED')),
       );
     });
-    this.subscriptions.add(this.sessionEvents.statusChanged$.subscribe((c) => this.onStatusChanged(c)));
+    this.subscriptions.add(
+      this.sessionEvents.statusChanged$.subscribe((c) => this.onStatusChanged(c)),
+    );
     this.subscriptions.add(this.roomEvents.events$.subscribe((e) => this.onRoomEvent(e)));
   }
 
@@ -98,7 +104,10 @@ export class VideoCallGateway
   }
 
   @SubscribeMessage('join-room')
-  joinRoom(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack<JoinResult>> {
+  joinRoom(
+    @ConnectedSocket() socket: RoomSocket,
+    @MessageBody() body: unknown,
+  ): Promise<Ack<JoinResult>> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(JoinRoomMessage, body);
       const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, socket.data.user.id)];
@@ -152,7 +161,10 @@ export class VideoCallGateway
 
   /** A fresh access token of the same user keeps the socket past the old one's expiry. */
   @SubscribeMessage('renew-token')
-  renewToken(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack<{ expiresAt: string }>> {
+  renewToken(
+    @ConnectedSocket() socket: RoomSocket,
+    @MessageBody() body: unknown,
+  ): Promise<Ack<{ expiresAt: string }>> {
     return toAck(async () => {
       const { token } = await parseMessage(RenewTokenMessage, body);
       const renewed = await this.tokens.verify(token);
@@ -171,7 +183,10 @@ export class VideoCallGateway
     const expiresAt = socket.data.expiresAt;
     const left = expiresAt.getTime() - Date.now();
     socket.data.timers = [
-      setTimeout(() => socket.emit('token-expiring', { expiresAt: expiresAt.toISOString() }), Math.max(0, left - EXPIRY_WARNING_MS)),
+      setTimeout(
+        () => socket.emit('token-expiring', { expiresAt: expiresAt.toISOString() }),
+        Math.max(0, left - EXPIRY_WARNING_MS),
+      ),
       setTimeout(() => socket.disconnect(true), Math.max(0, left)),
     ];
   }
@@ -186,11 +201,13 @@ export class VideoCallGateway
       duration: change.duration,
     });
     if (isTerminal(change.to)) {
-      this.server.in(room).socketsLeave([
-        room,
-        sessionUserRoom(change.sessionId, change.clientId),
-        sessionUserRoom(change.sessionId, change.psychologistId),
-      ]);
+      this.server
+        .in(room)
+        .socketsLeave([
+          room,
+          sessionUserRoom(change.sessionId, change.clientId),
+          sessionUserRoom(change.sessionId, change.psychologistId),
+        ]);
     }
   }
 
@@ -201,10 +218,16 @@ export class VideoCallGateway
         this.server
           .to(room)
           .except(sessionUserRoom(event.sessionId, event.userId))
-          .emit('participant-joined', { sessionId: event.sessionId, userId: event.userId, role: event.role });
+          .emit('participant-joined', {
+            sessionId: event.sessionId,
+            userId: event.userId,
+            role: event.role,
+          });
         break;
       case 'participant-left':
-        this.server.to(room).emit('participant-left', { sessionId: event.sessionId, userId: event.userId });
+        this.server
+          .to(room)
+          .emit('participant-left', { sessionId: event.sessionId, userId: event.userId });
         break;
     }
   }

@@ -26,9 +26,15 @@ export class VideoCallService {
     const session = await this.sessions.findOrFail(sessionId);
     if (!change && session.status !== 'In Progress') {
       if (!isPaymentConfirmed(session.paymentStatus)) {
-        throw new DomainError('PAYMENT_NOT_CONFIRMED', 'The payment for this session is not confirmed');
+        throw new DomainError(
+          'PAYMENT_NOT_CONFIRMED',
+          'The payment for this session is not confirmed',
+        );
       }
-      throw new DomainError('INVALID_TRANSITION', `A call can start only when the session is Confirmed; it is ${session.status}`);
+      throw new DomainError(
+        'INVALID_TRANSITION',
+        `A call can start only when the session is Confirmed; it is ${session.status}`,
+      );
     }
     return SessionView.of(session);
   }
@@ -38,16 +44,29 @@ export class VideoCallService {
     const change = await this.lifecycle.apply({ sessionId, cause: 'end', actorId: user.id });
     const session = await this.sessions.findOrFail(sessionId);
     if (!change && session.status !== 'Completed') {
-      throw new DomainError('INVALID_TRANSITION', `Only a call in progress can end; the session is ${session.status}`);
+      throw new DomainError(
+        'INVALID_TRANSITION',
+        `Only a call in progress can end; the session is ${session.status}`,
+      );
     }
     return SessionView.of(session);
   }
 
   async details(session: Session): Promise<VideoCallView> {
     const present = await this.presence.currentStays(session.id);
-    const party = (userId: string, role: 'client' | 'psychologist', name: string): CallParticipantView => {
+    const party = (
+      userId: string,
+      role: 'client' | 'psychologist',
+      name: string,
+    ): CallParticipantView => {
       const since = present.get(userId);
-      return { userId, role, name, present: since !== undefined, joinedAt: since?.toISOString() ?? null };
+      return {
+        userId,
+        role,
+        name,
+        present: since !== undefined,
+        joinedAt: since?.toISOString() ?? null,
+      };
     };
     return {
       ...SessionView.of(session),
@@ -60,7 +79,10 @@ export class VideoCallService {
   }
 }
 
-export function callSeconds(session: Pick<Session, 'videoCallStarted' | 'videoCallEnded'>, now: Date): number {
+export function callSeconds(
+  session: Pick<Session, 'videoCallStarted' | 'videoCallEnded'>,
+  now: Date,
+): number {
   if (!session.videoCallStarted) {
     return 0;
   }

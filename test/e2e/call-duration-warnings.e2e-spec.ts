@@ -17,17 +17,24 @@ describe('call duration warnings', () => {
 
   async function callLasting(seconds: number): Promise<string> {
     const { party, id } = await confirmedSession(t);
-    await t.api.post(`/api/video-calls/start/${id}`).set('Authorization', party.client.auth).expect(200);
-    await t.dataSource.query(`UPDATE sessions SET video_call_started = now() - make_interval(secs => $2) WHERE id = $1`, [
-      id,
-      seconds,
-    ]);
+    await t.api
+      .post(`/api/video-calls/start/${id}`)
+      .set('Authorization', party.client.auth)
+      .expect(200);
+    await t.dataSource.query(
+      `UPDATE sessions SET video_call_started = now() - make_interval(secs => $2) WHERE id = $1`,
+      [id, seconds],
+    );
     warn.mockClear();
-    await t.api.post(`/api/video-calls/end/${id}`).set('Authorization', party.client.auth).expect(200);
+    await t.api
+      .post(`/api/video-calls/end/${id}`)
+      .set('Authorization', party.client.auth)
+      .expect(200);
     return id;
   }
 
-  const warnings = (id: string) => warn.mock.calls.filter(([message]) => String(message).includes(id));
+  const warnings = (id: string) =>
+    warn.mock.calls.filter(([message]) => String(message).includes(id));
 
   it.each([
     [20, true],

@@ -30,7 +30,10 @@ describe('an instance that crashes mid-call', () => {
     const psych = await connectAs(a.url, party.psychologist.token);
     sockets.push(client, psych);
     await request(client, 'join-room', { sessionId: id });
-    expect(await request(psych, 'join-room', { sessionId: id })).toMatchObject({ ok: true, status: 'In Progress' });
+    expect(await request(psych, 'join-room', { sessionId: id })).toMatchObject({
+      ok: true,
+      status: 'In Progress',
+    });
 
     const [{ id: instanceA }] = await b.dataSource.query(
       `SELECT DISTINCT instance_id AS id FROM room_presence WHERE session_id = $1`,
@@ -39,9 +42,10 @@ describe('an instance that crashes mid-call', () => {
     a.kill('SIGKILL');
     const { signal } = await a.exited;
     expect(signal).toBe('SIGKILL');
-    const [{ heartbeat_at: lastBeat }] = await b.dataSource.query(`SELECT heartbeat_at FROM instances WHERE id = $1`, [
-      instanceA,
-    ]);
+    const [{ heartbeat_at: lastBeat }] = await b.dataSource.query(
+      `SELECT heartbeat_at FROM instances WHERE id = $1`,
+      [instanceA],
+    );
 
     const ended = await eventually(
       async () => {
@@ -53,10 +57,11 @@ describe('an instance that crashes mid-call', () => {
     );
     // Closed as of the dead instance's last heartbeat (or the join, when that came after it), and
     // the call ended then, not when the survivor noticed.
-    const presence: { joined_at: Date; left_at: Date; left_reason: string }[] = await b.dataSource.query(
-      `SELECT joined_at, left_at, left_reason FROM room_presence WHERE session_id = $1`,
-      [id],
-    );
+    const presence: { joined_at: Date; left_at: Date; left_reason: string }[] =
+      await b.dataSource.query(
+        `SELECT joined_at, left_at, left_reason FROM room_presence WHERE session_id = $1`,
+        [id],
+      );
     expect(presence).toHaveLength(2);
     for (const row of presence) {
       expect(row.left_reason).toBe('instance-lost');
@@ -65,9 +70,17 @@ describe('an instance that crashes mid-call', () => {
     const lastSeen = Math.max(...presence.map((r) => r.left_at.getTime()));
     expect(new Date(ended.videoCallEnded).getTime()).toBe(lastSeen);
     expect(lastSeen - lastBeat.getTime()).toBeLessThan(1000);
-    const call = await b.api.get(`/api/video-calls/session/${id}`).set('Authorization', party.client.auth);
+    const call = await b.api
+      .get(`/api/video-calls/session/${id}`)
+      .set('Authorization', party.client.auth);
     expect(call.body.participants.map((p: any) => p.present)).toEqual([false, false]);
-    const history = await b.api.get(`/api/sessions/${id}/history`).set('Authorization', party.client.auth);
-    expect(history.body.at(-1)).toMatchObject({ to: 'Completed', cause: 'auto-end', actorId: null });
+    const history = await b.api
+      .get(`/api/sessions/${id}/history`)
+      .set('Authorization', party.client.auth);
+    expect(history.body.at(-1)).toMatchObject({
+      to: 'Completed',
+      cause: 'auto-end',
+      actorId: null,
+    });
   });
 });

@@ -19,7 +19,9 @@ interface ComposeService {
 
 /** No container engine runs here: what can be checked of the deployment files is checked. */
 describe('deployment files', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
   const services = compose.services;
 
   it('compose runs PostgreSQL, Redis, two app replicas and a load balancer, each with a health check', () => {
@@ -41,7 +43,9 @@ describe('deployment files', () => {
   it('the README names only services that exist', () => {
     const readme = read('README.md');
     const section = readme.slice(readme.indexOf('## Running several instances'));
-    const named = [...section.matchAll(/`(app1|app2|lb|postgres|redis|[a-z0-9-]+)` service/g)].map((m) => m[1]);
+    const named = [...section.matchAll(/`(app1|app2|lb|postgres|redis|[a-z0-9-]+)` service/g)].map(
+      (m) => m[1],
+    );
     expect(named.length).toBeGreaterThan(0);
     for (const name of named) {
       expect(Object.keys(services)).toContain(name);
@@ -66,14 +70,31 @@ describe('deployment files', () => {
     }
   })();
 
-  (nginx ? it : it.skip)('the nginx configuration passes nginx -t (service names resolved to loopback)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'svapi-nginx-'));
-    const conf = read('deploy/nginx.conf').replace(/\bapp1:3000\b/, '127.0.0.1:3000').replace(/\bapp2:3000\b/, '127.0.0.1:3001');
-    writeFileSync(join(dir, 'nginx.conf'), conf);
-    const out = execFileSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', `pid ${dir}/nginx.pid; error_log stderr;`], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    expect(out).toBe('');
-  });
+  (nginx ? it : it.skip)(
+    'the nginx configuration passes nginx -t (service names resolved to loopback)',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'svapi-nginx-'));
+      const conf = read('deploy/nginx.conf')
+        .replace(/\bapp1:3000\b/, '127.0.0.1:3000')
+        .replace(/\bapp2:3000\b/, '127.0.0.1:3001');
+      writeFileSync(join(dir, 'nginx.conf'), conf);
+      const out = execFileSync(
+        'nginx',
+        [
+          '-t',
+          '-p',
+          dir,
+          '-c',
+          join(dir, 'nginx.conf'),
+          '-g',
+          `pid ${dir}/nginx.pid; error_log stderr;`,
+        ],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      expect(out).toBe('');
+    },
+  );
 });

@@ -9,7 +9,10 @@ import { createTestDatabase, type TestDatabase } from '../utils/test-database.js
 
 const HEARTBEAT_S = 1;
 const GRACE_S = 2;
-const ENV = { PRESENCE_HEARTBEAT_SECONDS: String(HEARTBEAT_S), EMPTY_ROOM_TIMEOUT_SECONDS: String(GRACE_S) };
+const ENV = {
+  PRESENCE_HEARTBEAT_SECONDS: String(HEARTBEAT_S),
+  EMPTY_ROOM_TIMEOUT_SECONDS: String(GRACE_S),
+};
 
 const machineRedis = await redisAnswers(MACHINE_REDIS_URL);
 if (!machineRedis) {
@@ -28,7 +31,8 @@ describeWithRedis('several instances on one database and one Redis', () => {
     sockets.push(s);
     return s;
   };
-  const spawnInstance = () => spawnApp({ ...ENV, DATABASE_URL: db.url, REDIS_URL: MACHINE_REDIS_URL });
+  const spawnInstance = () =>
+    spawnApp({ ...ENV, DATABASE_URL: db.url, REDIS_URL: MACHINE_REDIS_URL });
   const session = async (id: string, party: Party) =>
     (await admin.api.get(`/api/sessions/${id}`).set('Authorization', party.client.auth)).body;
 
@@ -62,23 +66,41 @@ describeWithRedis('several instances on one database and one Redis', () => {
     const { party, id } = await confirmedSession(admin);
     const client = await connect(a.url, party.client.token);
     const psych = await connect(b.url, party.psychologist.token);
-    expect(await ask(client, 'join-room', { sessionId: id })).toMatchObject({ ok: true, status: 'Confirmed' });
+    expect(await ask(client, 'join-room', { sessionId: id })).toMatchObject({
+      ok: true,
+      status: 'Confirmed',
+    });
 
     const seenOnA = nextEvent(client, 'session-status');
     const joinedSeenOnA = nextEvent(client, 'participant-joined');
     const seenOnB = nextEvent(psych, 'session-status');
-    expect(await ask(psych, 'join-room', { sessionId: id })).toMatchObject({ ok: true, status: 'In Progress' });
+    expect(await ask(psych, 'join-room', { sessionId: id })).toMatchObject({
+      ok: true,
+      status: 'In Progress',
+    });
     expect(await joinedSeenOnA).toMatchObject({ userId: party.psychologist.id });
     expect((await seenOnA).status).toBe('In Progress');
     expect((await seenOnB).status).toBe('In Progress');
-    const history = (await admin.api.get(`/api/sessions/${id}/history`).set('Authorization', party.client.auth)).body;
+    const history = (
+      await admin.api.get(`/api/sessions/${id}/history`).set('Authorization', party.client.auth)
+    ).body;
     expect(history.filter((h: any) => h.to === 'In Progress')).toHaveLength(1);
 
     const offer = nextEvent(psych, 'signal');
     await ask(client, 'signal', { sessionId: id, type: 'offer', data: { sdp: 'offer from A' } });
-    expect(await offer).toEqual({ sessionId: id, from: party.client.id, type: 'offer', data: { sdp: 'offer from A' } });
+    expect(await offer).toEqual({
+      sessionId: id,
+      from: party.client.id,
+      type: 'offer',
+      data: { sdp: 'offer from A' },
+    });
     const answer = nextEvent(client, 'signal');
-    await ask(psych, 'signal', { sessionId: id, to: party.client.id, type: 'answer', data: 'answer from B' });
+    await ask(psych, 'signal', {
+      sessionId: id,
+      to: party.client.id,
+      type: 'answer',
+      data: 'answer from B',
+    });
     expect(await answer).toMatchObject({ from: party.psychologist.id, data: 'answer from B' });
 
     // A REST call on A reaches a room member on B.
@@ -113,7 +135,10 @@ describeWithRedis('several instances on one database and one Redis', () => {
       200,
     );
     expect(Math.abs(new Date(ended.videoCallEnded).getTime() - killedAt)).toBeLessThan(3000);
-    const open = await admin.dataSource.query(`SELECT 1 FROM room_presence WHERE session_id = $1 AND left_at IS NULL`, [id]);
+    const open = await admin.dataSource.query(
+      `SELECT 1 FROM room_presence WHERE session_id = $1 AND left_at IS NULL`,
+      [id],
+    );
     expect(open).toHaveLength(0);
     a = await spawnInstance(); // for the tests that follow
   }, 30_000);
@@ -133,7 +158,10 @@ describeWithRedis('several instances on one database and one Redis', () => {
 
     // The browser reconnects through the load balancer to a live instance and rejoins.
     const again = await connect(a.url, party.client.token);
-    expect(await ask(again, 'join-room', { sessionId: id })).toMatchObject({ ok: true, status: 'In Progress' });
+    expect(await ask(again, 'join-room', { sessionId: id })).toMatchObject({
+      ok: true,
+      status: 'In Progress',
+    });
     await sleep((GRACE_S + 2) * 1000);
     expect((await session(id, party)).status).toBe('In Progress');
     const rows = await admin.dataSource.query(
@@ -191,7 +219,10 @@ describe('a Redis outage', () => {
 
       await redis!.start();
       for (const app of [a, b]) {
-        await eventually(async () => (await request(app.url).get('/api/health/ready')).body.details.redis.status === 'up');
+        await eventually(
+          async () =>
+            (await request(app.url).get('/api/health/ready')).body.details.redis.status === 'up',
+        );
       }
       const { party: p2, id } = await confirmedSession(admin);
       const client = await connectAs(a.url, p2.client.token);

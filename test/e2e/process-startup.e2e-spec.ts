@@ -8,8 +8,12 @@ import { MAIN_JS } from '../utils/build.js';
 
 function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (error, _out, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
+    const child = execFile(
+      process.execPath,
+      [MAIN_JS],
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 },
+      (error, _out, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
     );
     child.stdin?.end();
   });
@@ -34,7 +38,10 @@ describe('start-up', () => {
   });
 
   it('requires JWT_SECRET in production', async () => {
-    const { code, stderr } = await runMain({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x@127.0.0.1:1/x' });
+    const { code, stderr } = await runMain({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://x@127.0.0.1:1/x',
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('config error: JWT_SECRET is required when NODE_ENV=production');
   });

@@ -26,7 +26,9 @@ describe('video room (WebSocket)', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { EMPTY_ROOM_TIMEOUT_SECONDS: String(GRACE_SECONDS), PRESENCE_HEARTBEAT_SECONDS: '1' } });
+    t = await startTestApp({
+      env: { EMPTY_ROOM_TIMEOUT_SECONDS: String(GRACE_SECONDS), PRESENCE_HEARTBEAT_SECONDS: '1' },
+    });
   });
   afterEach(() => {
     sockets.splice(0).forEach((s) => s.disconnect());
@@ -34,7 +36,8 @@ describe('video room (WebSocket)', () => {
   afterAll(() => t.close());
 
   const history = async (id: string, party: Party) =>
-    (await t.api.get(`/api/sessions/${id}/history`).set('Authorization', party.client.auth)).body as any[];
+    (await t.api.get(`/api/sessions/${id}/history`).set('Authorization', party.client.auth))
+      .body as any[];
   const getSession = async (id: string, party: Party) =>
     (await t.api.get(`/api/sessions/${id}`).set('Authorization', party.client.auth)).body;
 
@@ -94,9 +97,18 @@ describe('video room (WebSocket)', () => {
     expect(second.ok).toBe(true);
     expect(second.status).toBe('In Progress');
     expect(second.participants).toHaveLength(2);
-    expect(await clientSeesJoin).toEqual({ sessionId: id, userId: party.psychologist.id, role: 'psychologist' });
+    expect(await clientSeesJoin).toEqual({
+      sessionId: id,
+      userId: party.psychologist.id,
+      role: 'psychologist',
+    });
     for (const status of [await clientSeesStart, await psychSeesStart]) {
-      expect(status).toMatchObject({ sessionId: id, status: 'In Progress', videoCallEnded: null, duration: null });
+      expect(status).toMatchObject({
+        sessionId: id,
+        status: 'In Progress',
+        videoCallEnded: null,
+        duration: null,
+      });
       expect(typeof status.videoCallStarted).toBe('string');
     }
     const rows = await history(id, party);
@@ -105,7 +117,9 @@ describe('video room (WebSocket)', () => {
     ]);
 
     // Presence over REST.
-    const call = await t.api.get(`/api/video-calls/session/${id}`).set('Authorization', party.client.auth);
+    const call = await t.api
+      .get(`/api/video-calls/session/${id}`)
+      .set('Authorization', party.client.auth);
     expect(call.body.participants.map((p: any) => [p.role, p.present])).toEqual([
       ['client', true],
       ['psychologist', true],
@@ -114,10 +128,22 @@ describe('video room (WebSocket)', () => {
 
     // Signaling relay with the server-set `from`.
     const offerArrives = nextEvent(psych, 'signal');
-    expect(await request(client, 'signal', { sessionId: id, type: 'offer', data: { sdp: 'v=0 offer' } })).toEqual({ ok: true });
-    expect(await offerArrives).toEqual({ sessionId: id, from: party.client.id, type: 'offer', data: { sdp: 'v=0 offer' } });
+    expect(
+      await request(client, 'signal', { sessionId: id, type: 'offer', data: { sdp: 'v=0 offer' } }),
+    ).toEqual({ ok: true });
+    expect(await offerArrives).toEqual({
+      sessionId: id,
+      from: party.client.id,
+      type: 'offer',
+      data: { sdp: 'v=0 offer' },
+    });
     const answerArrives = nextEvent(client, 'signal');
-    await request(psych, 'signal', { sessionId: id, to: party.client.id, type: 'answer', data: { sdp: 'v=0 answer' } });
+    await request(psych, 'signal', {
+      sessionId: id,
+      to: party.client.id,
+      type: 'answer',
+      data: { sdp: 'v=0 answer' },
+    });
     expect(await answerArrives).toMatchObject({ from: party.psychologist.id, type: 'answer' });
 
     // Both leave: the room is empty; after the grace period the call is completed as of the last leave.
@@ -127,12 +153,20 @@ describe('video room (WebSocket)', () => {
     await request(psych, 'leave-room', { sessionId: id });
     const lastLeave = Date.now();
     // Nobody is in the room to hear it: watch the session instead.
-    const done = await eventually(async () => {
-      const s = await getSession(id, party);
-      return s.status === 'Completed' ? s : undefined;
-    }, (GRACE_SECONDS + 4) * 1000);
+    const done = await eventually(
+      async () => {
+        const s = await getSession(id, party);
+        return s.status === 'Completed' ? s : undefined;
+      },
+      (GRACE_SECONDS + 4) * 1000,
+    );
     expect(Math.abs(new Date(done.videoCallEnded).getTime() - lastLeave)).toBeLessThan(1000);
-    expect((await history(id, party)).at(-1)).toMatchObject({ from: 'In Progress', to: 'Completed', cause: 'auto-end', actorId: null });
+    expect((await history(id, party)).at(-1)).toMatchObject({
+      from: 'In Progress',
+      to: 'Completed',
+      cause: 'auto-end',
+      actorId: null,
+    });
   });
 
   it('keeps the call when a participant drops and rejoins within the grace period', async () => {
@@ -165,7 +199,9 @@ describe('video room (WebSocket)', () => {
     expect(second.participants).toHaveLength(2);
     await request(laptop, 'leave-room', { sessionId: id });
     await sleep(300);
-    const call = await t.api.get(`/api/video-calls/session/${id}`).set('Authorization', party.client.auth);
+    const call = await t.api
+      .get(`/api/video-calls/session/${id}`)
+      .set('Authorization', party.client.auth);
     expect(call.body.participants.find((p: any) => p.role === 'client').present).toBe(true);
     expect(events[0]).toHaveLength(1); // joined once
     expect(events[1]).toHaveLength(0); // never left: the phone is still there
@@ -176,7 +212,10 @@ describe('video room (WebSocket)', () => {
   it('starts the call exactly once when both join at the same instant, 20 times over', async () => {
     for (let i = 0; i < 20; i++) {
       const { party, id } = await confirmedSession(t);
-      const [client, psych] = await Promise.all([open(party.client.token), open(party.psychologist.token)]);
+      const [client, psych] = await Promise.all([
+        open(party.client.token),
+        open(party.psychologist.token),
+      ]);
       const acks = await Promise.all([
         request(client, 'join-room', { sessionId: id }),
         request(psych, 'join-room', { sessionId: id }),
@@ -195,16 +234,26 @@ describe('video room (WebSocket)', () => {
     const client = await open(party.client.token);
     await request(client, 'join-room', { sessionId: id });
     const started = nextEvent(client, 'session-status');
-    await t.api.post(`/api/video-calls/start/${id}`).set('Authorization', party.psychologist.auth).expect(200);
+    await t.api
+      .post(`/api/video-calls/start/${id}`)
+      .set('Authorization', party.psychologist.auth)
+      .expect(200);
     expect(await started).toMatchObject({ sessionId: id, status: 'In Progress' });
     const ended = nextEvent(client, 'session-status', (s) => s.status === 'Completed');
-    await t.api.post(`/api/video-calls/end/${id}`).set('Authorization', party.admin.auth).expect(200);
+    await t.api
+      .post(`/api/video-calls/end/${id}`)
+      .set('Authorization', party.admin.auth)
+      .expect(200);
     expect(await ended).toMatchObject({ status: 'Completed', duration: 0 });
     await eventually(async () => {
-      const call = await t.api.get(`/api/video-calls/session/${id}`).set('Authorization', party.client.auth);
+      const call = await t.api
+        .get(`/api/video-calls/session/${id}`)
+        .set('Authorization', party.client.auth);
       return call.body.participants.every((p: any) => !p.present);
     });
-    expect(await request(client, 'signal', { sessionId: id, type: 'offer', data: 'x' })).toMatchObject({
+    expect(
+      await request(client, 'signal', { sessionId: id, type: 'offer', data: 'x' }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'NOT_IN_ROOM' },
     });
@@ -215,7 +264,11 @@ describe('video room (WebSocket)', () => {
     const client = await open(party.client.token);
     await request(client, 'join-room', { sessionId: id });
     const cancelled = nextEvent(client, 'session-status');
-    await t.api.post(`/api/sessions/${id}/cancel`).set('Authorization', party.psychologist.auth).send({}).expect(200);
+    await t.api
+      .post(`/api/sessions/${id}/cancel`)
+      .set('Authorization', party.psychologist.auth)
+      .send({})
+      .expect(200);
     expect(await cancelled).toMatchObject({ status: 'Cancelled' });
   });
 
@@ -228,7 +281,10 @@ describe('video room (WebSocket)', () => {
         error: { code: 'NOT_PARTICIPANT' },
       });
       const admin = await open(party.admin.token);
-      expect(await request(admin, 'join-room', { sessionId: id })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      expect(await request(admin, 'join-room', { sessionId: id })).toMatchObject({
+        ok: false,
+        error: { code: 'FORBIDDEN' },
+      });
 
       const unpaid = await bookSession(t, party);
       const client = await open(party.client.token);
@@ -237,15 +293,25 @@ describe('video room (WebSocket)', () => {
         error: { code: 'PAYMENT_NOT_CONFIRMED' },
       });
       await pay(t, party, unpaid.id, 'Failed');
-      expect((await request(client, 'join-room', { sessionId: unpaid.id })).error.code).toBe('PAYMENT_NOT_CONFIRMED');
+      expect((await request(client, 'join-room', { sessionId: unpaid.id })).error.code).toBe(
+        'PAYMENT_NOT_CONFIRMED',
+      );
 
-      await t.api.post(`/api/video-calls/start/${id}`).set('Authorization', party.client.auth).expect(200);
-      await t.api.post(`/api/video-calls/end/${id}`).set('Authorization', party.client.auth).expect(200);
+      await t.api
+        .post(`/api/video-calls/start/${id}`)
+        .set('Authorization', party.client.auth)
+        .expect(200);
+      await t.api
+        .post(`/api/video-calls/end/${id}`)
+        .set('Authorization', party.client.auth)
+        .expect(200);
       expect(await request(client, 'join-room', { sessionId: id })).toMatchObject({
         ok: false,
         error: { code: 'INVALID_TRANSITION' },
       });
-      expect(await request(client, 'join-room', { sessionId: '00000000-0000-4000-8000-000000000000' })).toMatchObject({
+      expect(
+        await request(client, 'join-room', { sessionId: '00000000-0000-4000-8000-000000000000' }),
+      ).toMatchObject({
         ok: false,
         error: { code: 'NOT_FOUND' },
       });
@@ -254,21 +320,41 @@ describe('video room (WebSocket)', () => {
     it('refuses signals before joining, oversized and unknown signals, and malformed payloads', async () => {
       const { party, id } = await confirmedSession(t);
       const client = await open(party.client.token);
-      expect(await request(client, 'signal', { sessionId: id, type: 'offer', data: 'sdp' })).toMatchObject({
+      expect(
+        await request(client, 'signal', { sessionId: id, type: 'offer', data: 'sdp' }),
+      ).toMatchObject({
         ok: false,
         error: { code: 'NOT_IN_ROOM' },
       });
       await request(client, 'join-room', { sessionId: id });
-      expect(await request(client, 'signal', { sessionId: id, type: 'offer', data: 'x'.repeat(70 * 1024) })).toMatchObject({
+      expect(
+        await request(client, 'signal', {
+          sessionId: id,
+          type: 'offer',
+          data: 'x'.repeat(70 * 1024),
+        }),
+      ).toMatchObject({
         ok: false,
         error: { code: 'PAYLOAD_TOO_LARGE' },
       });
-      expect(await request(client, 'signal', { sessionId: id, type: 'hello', data: 'x' })).toMatchObject({
+      expect(
+        await request(client, 'signal', { sessionId: id, type: 'hello', data: 'x' }),
+      ).toMatchObject({
         ok: false,
         error: { code: 'VALIDATION_FAILED' },
       });
-      for (const bad of [null, 'text', 42, [], { sessionId: 'nope' }, { sessionId: id, extra: 1 }]) {
-        expect(await request(client, 'join-room', bad)).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+      for (const bad of [
+        null,
+        'text',
+        42,
+        [],
+        { sessionId: 'nope' },
+        { sessionId: id, extra: 1 },
+      ]) {
+        expect(await request(client, 'join-room', bad)).toMatchObject({
+          ok: false,
+          error: { code: 'VALIDATION_FAILED' },
+        });
       }
       expect(await request(client, 'signal', { sessionId: id, type: 'offer' })).toMatchObject({
         ok: false,

@@ -46,7 +46,11 @@ export async function bookSession(
   const res = await t.api
     .post('/api/sessions')
     .set('Authorization', party.client.auth)
-    .send({ psychologistId: party.psychologist.id, scheduledStart: new Date().toISOString(), ...body });
+    .send({
+      psychologistId: party.psychologist.id,
+      scheduledStart: new Date().toISOString(),
+      ...body,
+    });
   if (res.status !== 201) {
     throw new Error(`booking failed: ${res.status} ${JSON.stringify(res.body)}`);
   }
@@ -54,7 +58,12 @@ export async function bookSession(
 }
 
 /** Records a payment status as the admin. */
-export async function pay(t: TestApp, party: Party, sessionId: string, paymentStatus = 'Paid'): Promise<SessionJson> {
+export async function pay(
+  t: TestApp,
+  party: Party,
+  sessionId: string,
+  paymentStatus = 'Paid',
+): Promise<SessionJson> {
   const res = await t.api
     .post(`/api/sessions/${sessionId}/payment`)
     .set('Authorization', party.admin.auth)

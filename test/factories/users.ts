@@ -21,8 +21,11 @@ export async function registerUser(
   overrides: { email?: string; name?: string } = {},
 ): Promise<TestUser> {
   const email = overrides.email ?? `${role}-${randomBytes(5).toString('hex')}@test.local`;
-  const name = overrides.name ?? `${role === 'client' ? 'Client' : 'Dr.'} ${randomBytes(3).toString('hex')}`;
-  const res = await t.api.post('/api/auth/register').send({ email, password: PASSWORD, name, role });
+  const name =
+    overrides.name ?? `${role === 'client' ? 'Client' : 'Dr.'} ${randomBytes(3).toString('hex')}`;
+  const res = await t.api
+    .post('/api/auth/register')
+    .send({ email, password: PASSWORD, name, role });
   if (res.status !== 201) {
     throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   }

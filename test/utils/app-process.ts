@@ -15,7 +15,10 @@ export interface AppProcess {
  * The built service (`node dist/src/main.js`) as its own process on an ephemeral port: for tests
  * that kill an instance the hard way or send it SIGTERM. The global setup builds dist/ first.
  */
-export async function spawnApp(env: Record<string, string>, startTimeoutMs = 30_000): Promise<AppProcess> {
+export async function spawnApp(
+  env: Record<string, string>,
+  startTimeoutMs = 30_000,
+): Promise<AppProcess> {
   const child = spawn(process.execPath, [MAIN_JS], {
     env: {
       ...process.env,
@@ -33,8 +36,8 @@ export async function spawnApp(env: Record<string, string>, startTimeoutMs = 30_
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>(
+    (resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`app did not start: ${out}`)), startTimeoutMs);

@@ -14,7 +14,10 @@ declare global {
  */
 export default async function globalSetup(): Promise<void> {
   const { tsImport } = await import('tsx/esm/api');
-  const { ensureBuilt } = (await tsImport('./build.ts', import.meta.url)) as typeof import('./build.js');
+  const { ensureBuilt } = (await tsImport(
+    './build.ts',
+    import.meta.url,
+  )) as typeof import('./build.js');
   ensureBuilt();
   const external = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (external) {

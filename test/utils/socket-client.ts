@@ -1,7 +1,11 @@
 import { io, type Socket } from 'socket.io-client';
 
 /** A real socket.io client on the room namespace, WebSocket transport, as a browser would use it. */
-export function connectRoom(baseUrl: string, token: string | undefined, options: { origin?: string } = {}): Socket {
+export function connectRoom(
+  baseUrl: string,
+  token: string | undefined,
+  options: { origin?: string } = {},
+): Socket {
   return io(`${baseUrl}/video-calls`, {
     auth: token === undefined ? {} : { token },
     transports: ['websocket'],
@@ -31,7 +35,12 @@ export async function connectAs(baseUrl: string, token: string): Promise<Socket>
 }
 
 /** Emits with an acknowledgement and returns it. */
-export function request<T = any>(socket: Socket, event: string, payload: unknown, timeoutMs = 5000): Promise<T> {
+export function request<T = any>(
+  socket: Socket,
+  event: string,
+  payload: unknown,
+  timeoutMs = 5000,
+): Promise<T> {
   return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<T>;
 }
 
@@ -68,7 +77,11 @@ export function record<T = any>(socket: Socket, event: string): T[] {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a truthy value or the time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, everyMs = 100): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 10_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -24,7 +24,10 @@ export class RegisterDto {
   @MaxLength(100)
   name: string;
 
-  @ApiProperty({ enum: ['client', 'psychologist'], description: 'admin accounts cannot self-register' })
+  @ApiProperty({
+    enum: ['client', 'psychologist'],
+    description: 'admin accounts cannot self-register',
+  })
   @IsIn(['client', 'psychologist'])
   role: 'client' | 'psychologist';
 }

@@ -29,7 +29,7 @@ function body(code: ErrorCode, message: string, details?: FieldProblem[]): Error
   };
 }
 
-/** Errors of the HTTP layer below Nest (Fastify's body parsing), recognised by their status. */
+/** Errors of the HTTP layer below Nest (Fastify's body parsing) that reach us unmapped. */
 function isFrameworkError(e: unknown): e is { statusCode: number; message: string } {
   return (
     typeof e === 'object' &&
@@ -39,15 +39,13 @@ function isFrameworkError(e: unknown): e is { statusCode: number; message: strin
   );
 }
 
+const FRAMEWORK_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  PAYLOAD_TOO_LARGE: 'Request body is larger than 1 MiB',
+  UNSUPPORTED_MEDIA_TYPE: 'Request body must be application/json',
+};
+
 function frameworkMessage(code: ErrorCode, fallback: string): string {
-  switch (code) {
-    case 'PAYLOAD_TOO_LARGE':
-      return 'Request body is larger than 1 MiB';
-    case 'UNSUPPORTED_MEDIA_TYPE':
-      return 'Request body must be application/json';
-    default:
-      return fallback;
-  }
+  return FRAMEWORK_MESSAGES[code] ?? fallback;
 }
 
 /**
@@ -63,7 +61,8 @@ export function toErrorResponse(exception: unknown): ErrorResponse {
     const status = exception.getStatus();
     if (status < 500) {
       const code = codeForHttpStatus(status);
-      const b = { ...body(code, exception.message), statusCode: status };
+      // Fastify's body errors reach here as HttpExceptions (Nest maps them before the filter).
+      const b = { ...body(code, frameworkMessage(code, exception.message)), statusCode: status };
       b.error = STATUS_CODES[status] ?? b.error;
       return { status, body: b, unexpected: false };
     }

@@ -13,7 +13,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     const { status, body, unexpected } = toErrorResponse(exception);
     if (unexpected) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+      this.logger.error(
+        exception instanceof Error ? (exception.stack ?? exception.message) : exception,
+      );
     }
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);

@@ -6,8 +6,7 @@ import type { ErrorCode } from './error-codes.js';
 import { validationFailed } from './validation.js';
 
 export type Ack<T extends object = object> =
-  | ({ ok: true } & T)
-  | { ok: false; error: { code: ErrorCode; message: string } };
+  ({ ok: true } & T) | { ok: false; error: { code: ErrorCode; message: string } };
 
 const logger = new Logger('WebSocket');
 
@@ -25,7 +24,10 @@ export async function toAck<T extends object>(work: () => Promise<T>): Promise<A
 }
 
 /** Validates an incoming payload like the REST ValidationPipe does: unknown fields refused. */
-export async function parseMessage<T extends object>(type: new () => T, payload: unknown): Promise<T> {
+export async function parseMessage<T extends object>(
+  type: new () => T,
+  payload: unknown,
+): Promise<T> {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new DomainError('VALIDATION_FAILED', 'The payload must be an object');
   }

@@ -5,5 +5,7 @@ import { DomainError } from '../errors/domain-error.js';
 export const ParseId = (field: string) =>
   new ParseUUIDPipe({
     exceptionFactory: () =>
-      new DomainError('VALIDATION_FAILED', `${field} must be a UUID`, [{ field, messages: ['must be a UUID'] }]),
+      new DomainError('VALIDATION_FAILED', `${field} must be a UUID`, [
+        { field, messages: ['must be a UUID'] },
+      ]),
   });

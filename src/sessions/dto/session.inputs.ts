@@ -12,17 +12,27 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions.js';
+import {
+  PAYMENT_STATUSES,
+  SESSION_STATUSES,
+  type PaymentStatus,
+  type SessionStatus,
+} from '../session-transitions.js';
 
 export class BookSessionDto {
   @ApiProperty({ format: 'uuid', description: 'A user whose role is psychologist' })
   @IsUUID()
   psychologistId: string;
 
-  @ApiProperty({ format: 'date-time', description: 'ISO-8601 with a time zone, e.g. 2026-12-01T09:00:00Z' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'ISO-8601 with a time zone, e.g. 2026-12-01T09:00:00Z',
+  })
   @IsISO8601({ strict: true, strictSeparator: true })
   // Without an offset the instant would depend on the server's time zone.
-  @Matches(/T.*(Z|[+-]\d{2}(:?\d{2})?)$/i, { message: 'scheduledStart must be a date and time with a time zone' })
+  @Matches(/T.*(Z|[+-]\d{2}(:?\d{2})?)$/i, {
+    message: 'scheduledStart must be a date and time with a time zone',
+  })
   scheduledStart: string;
 
   @ApiPropertyOptional({ minimum: 15, maximum: 180, default: 50 })
@@ -62,7 +72,10 @@ export class ListSessionsQuery {
 }
 
 export class ConfirmPaymentDto {
-  @ApiProperty({ enum: PAYMENT_STATUSES, description: 'Confirmed, Paid or Verified confirm the payment' })
+  @ApiProperty({
+    enum: PAYMENT_STATUSES,
+    description: 'Confirmed, Paid or Verified confirm the payment',
+  })
   @IsIn(PAYMENT_STATUSES)
   paymentStatus: PaymentStatus;
 }

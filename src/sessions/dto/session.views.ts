@@ -1,5 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PAYMENT_STATUSES, SESSION_STATUSES, type PaymentStatus, type SessionStatus } from '../session-transitions.js';
+import {
+  PAYMENT_STATUSES,
+  SESSION_STATUSES,
+  type PaymentStatus,
+  type SessionStatus,
+} from '../session-transitions.js';
 import type { Session } from '../session.entity.js';
 
 export class PartyView {
@@ -44,7 +49,11 @@ export class SessionView {
   @ApiProperty({ format: 'date-time', nullable: true, type: String })
   videoCallEnded: string | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Call length in whole minutes (rounded) once ended' })
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: 'Call length in whole minutes (rounded) once ended',
+  })
   duration: number | null;
 
   @ApiProperty({ format: 'date-time' })
@@ -98,9 +107,25 @@ export class StatusChangeView {
   @ApiProperty({ format: 'date-time' })
   at: string;
 
-  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'null when the system acted' })
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description: 'null when the system acted',
+  })
   actorId: string | null;
 
-  @ApiProperty({ enum: ['payment', 'start', 'end', 'cancel', 'auto-start', 'auto-end', 'max-duration', 'no-show'] })
+  @ApiProperty({
+    enum: [
+      'payment',
+      'start',
+      'end',
+      'cancel',
+      'auto-start',
+      'auto-end',
+      'max-duration',
+      'no-show',
+    ],
+  })
   cause: string;
 }

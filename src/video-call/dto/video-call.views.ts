@@ -14,7 +14,12 @@ export class CallParticipantView {
   @ApiProperty({ description: 'In the room right now, on any instance' })
   present: boolean;
 
-  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'Start of the current stay' })
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'Start of the current stay',
+  })
   joinedAt: string | null;
 }
 
@@ -22,6 +27,8 @@ export class VideoCallView extends SessionView {
   @ApiProperty({ type: [CallParticipantView] })
   participants: CallParticipantView[];
 
-  @ApiProperty({ description: 'Length of the call so far (or in total once ended); 0 before it starts' })
+  @ApiProperty({
+    description: 'Length of the call so far (or in total once ended); 0 before it starts',
+  })
   callSeconds: number;
 }
