@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
 import request from 'supertest';
 import { confirmedSession, createParty, type Party } from '../factories/sessions.js';
@@ -171,6 +174,22 @@ describeWithRedis('several instances on one database and one Redis', () => {
     expect(rows.map((r: any) => r.left_reason)).toContain('shutdown');
     b = await spawnInstance();
   }, 30_000);
+});
+
+describe('cross-instance truth', () => {
+  it('takes no decision from calls that wait on other instances (fetchSockets, serverSideEmit)', () => {
+    const src = fileURLToPath(new URL('../../src', import.meta.url));
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.ts'),
+    );
+    expect(files.length).toBeGreaterThan(20);
+    for (const file of files) {
+      expect([file, readFileSync(join(src, file), 'utf8')]).not.toEqual([
+        file,
+        expect.stringMatching(/fetchSockets|serverSideEmit|allSockets/),
+      ]);
+    }
+  });
 });
 
 describe('a Redis outage', () => {
