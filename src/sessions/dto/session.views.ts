@@ -2,8 +2,10 @@ import { ApiProperty } from '@nestjs/swagger';
 import {
   PAYMENT_STATUSES,
   SESSION_STATUSES,
+  TRANSITION_CAUSES,
   type PaymentStatus,
   type SessionStatus,
+  type TransitionCause,
 } from '../session-transitions.js';
 import type { Session } from '../session.entity.js';
 
@@ -115,17 +117,6 @@ export class StatusChangeView {
   })
   actorId: string | null;
 
-  @ApiProperty({
-    enum: [
-      'payment',
-      'start',
-      'end',
-      'cancel',
-      'auto-start',
-      'auto-end',
-      'max-duration',
-      'no-show',
-    ],
-  })
-  cause: string;
+  @ApiProperty({ enum: TRANSITION_CAUSES })
+  cause: TransitionCause;
 }
