@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Response } from 'supertest';
 import {
   bookSession,
   confirmedSession,
@@ -10,6 +9,7 @@ import {
 } from '../factories/sessions.js';
 import { loginAdmin, registerUser, type TestUser } from '../factories/users.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
+import { expectError } from '../utils/expect-error.js';
 
 const SESSION_FIELDS = [
   'id',
@@ -43,19 +43,6 @@ const DAY = 24 * 60 * MINUTE;
 
 function at(offsetMs: number): string {
   return new Date(Date.now() + offsetMs).toISOString();
-}
-
-/** The contract's error body, with the given status and code. */
-function expectError(res: Response, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(res.body).toEqual(
-    expect.objectContaining({
-      statusCode: status,
-      code,
-      error: expect.any(String),
-      message: expect.any(String),
-    }),
-  );
 }
 
 describe('sessions (REST)', () => {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Response } from 'supertest';
 import {
   bookSession,
   confirmedSession,
@@ -9,6 +8,7 @@ import {
 } from '../factories/sessions.js';
 import { loginAdmin, registerUser, type TestUser } from '../factories/users.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
+import { expectError } from '../utils/expect-error.js';
 
 interface HistoryRow {
   from: string;
@@ -23,18 +23,6 @@ interface SessionRow {
   video_call_started: Date | null;
   video_call_ended: Date | null;
   call_duration_minutes: number | null;
-}
-
-function expectError(res: Response, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(res.body).toEqual(
-    expect.objectContaining({
-      statusCode: status,
-      code,
-      error: expect.any(String),
-      message: expect.any(String),
-    }),
-  );
 }
 
 describe('video calls (REST)', () => {
