@@ -31,4 +31,10 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
+  {
+    // The /demo reference client: plain browser modules, outside the TypeScript project.
+    files: ['public/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    rules: { 'no-undef': 'off' },
+  },
 );

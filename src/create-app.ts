@@ -5,6 +5,9 @@ import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { requestIdOf } from './common/http/request-id.js';
+import { polishOpenApi } from './api-docs/openapi-polish.js';
+import { installHttpMetrics } from './metrics/http-metrics.js';
+import { serveDemo } from './demo/serve-demo.js';
 import { RedisFanout } from './realtime/redis-fanout.js';
 import { SocketIoAdapter } from './realtime/socket-io.adapter.js';
 
@@ -20,7 +23,9 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
   // echoed in `x-request-id` below.
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: true,
+    // Only behind a proxy that sets X-Forwarded-For: otherwise clients could pick their address
+    // (and so their rate-limit bucket).
+    trustProxy: config.trustProxy,
     genReqId: requestIdOf,
   });
   // bodyParser: false keeps Nest from adding its JSON and urlencoded parsers: the API takes JSON
@@ -36,7 +41,8 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
   );
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(RedisFanout)));
-  app.setGlobalPrefix('api');
+  // Prometheus scrapes /metrics at the root, outside the API.
+  app.setGlobalPrefix('api', { exclude: ['metrics'] });
   app.useGlobalPipes(createValidationPipe());
   app.enableCors({
     origin: config.corsOrigins === true ? true : config.corsOrigins,
@@ -44,6 +50,8 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
   });
 
   const fastify = app.getHttpAdapter().getInstance();
+  installHttpMetrics(app);
+  await serveDemo(app, config);
   fastify.removeContentTypeParser('text/plain');
   // No error handler of our own: Nest installs one at init that maps Fastify's errors (body too
   // large, bad JSON, wrong media type) to HttpExceptions and runs them through the global filter.
@@ -57,16 +65,18 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
     done(null, payload);
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Session video API')
-      .setDescription(
-        'Booked therapy sessions and their video calls. Errors always carry a stable `code`; see each operation.',
-      )
-      .setVersion('1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-      .build(),
+  const document = polishOpenApi(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Session video API')
+        .setDescription(
+          'Booked therapy sessions and their video calls. Errors always carry a stable `code`; see each operation.',
+        )
+        .setVersion('1.0')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+        .build(),
+    ),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
   return app;

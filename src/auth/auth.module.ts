@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -5,9 +6,11 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { AccessTokenGuard } from './access-token.guard.js';
+import { AuthThrottleGuard } from './auth-throttle.guard.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { PasswordHasher } from './password-hasher.js';
+import { RefreshTokenService } from './refresh-token.service.js';
 import { TokenService } from './token.service.js';
 import { User } from './user.entity.js';
 import { UsersService } from './users.service.js';
@@ -22,7 +25,9 @@ import { UsersService } from './users.service.js';
           throw new Error('JWT secret was not resolved before start-up');
         }
         return {
-          secret: config.jwt.secret,
+          // A KeyObject, not the string: given a string, jsonwebtoken tries to parse it as a
+          // public key on every verify (a thrown error each time) before treating it as HMAC.
+          secret: createSecretKey(Buffer.from(config.jwt.secret, 'utf8')),
           signOptions: {
             algorithm: 'HS256',
             expiresIn: config.jwt.expiresInSeconds,
@@ -33,6 +38,8 @@ import { UsersService } from './users.service.js';
             algorithms: ['HS256'],
             issuer: config.jwt.issuer,
             audience: config.jwt.audience,
+            // A few seconds of clock skew between instances or a client's clock are forgiven.
+            clockTolerance: 5,
           },
         };
       },
@@ -43,6 +50,8 @@ import { UsersService } from './users.service.js';
     AuthService,
     UsersService,
     PasswordHasher,
+    AuthThrottleGuard,
+    RefreshTokenService,
     TokenService,
     { provide: APP_GUARD, useClass: AccessTokenGuard },
   ],

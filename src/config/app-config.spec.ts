@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       jwt: {
         secret: undefined,
         expiresInSeconds: 3600,
+        refreshTokenDays: 30,
         issuer: 'session-video-api',
         audience: 'session-video-clients',
       },
@@ -52,6 +53,9 @@ describe('loadConfig', () => {
       maxCallMinutes: 240,
       noShowAfterMinutes: 15,
       webhookAllowPrivate: false,
+      trustProxy: false,
+      metrics: { enabled: true, token: undefined },
+      iceServers: [],
     });
   });
 
@@ -245,6 +249,40 @@ describe('loadConfig', () => {
     expect(oneProblem({ WEBHOOK_ALLOW_PRIVATE: value }, 'WEBHOOK_ALLOW_PRIVATE')).toMatch(
       /true or false/,
     );
+  });
+
+  it('reads the metrics switch and token', () => {
+    expect(loadConfig({ METRICS_ENABLED: 'false' }).metrics).toEqual({
+      enabled: false,
+      token: undefined,
+    });
+    expect(loadConfig({ METRICS_TOKEN: 'scrape-token-0123456789' }).metrics).toEqual({
+      enabled: true,
+      token: 'scrape-token-0123456789',
+    });
+    oneProblem({ METRICS_ENABLED: 'off?' }, 'METRICS_ENABLED');
+    oneProblem({ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN');
+  });
+
+  it('reads ICE_SERVERS as a JSON array of RTCIceServer', () => {
+    const servers = [
+      { urls: 'stun:stun.example.com:3478' },
+      {
+        urls: ['turn:turn.example.com:3478', 'turns:turn.example.com:5349'],
+        username: 'u',
+        credential: 'p',
+      },
+    ];
+    expect(loadConfig({ ICE_SERVERS: JSON.stringify(servers) }).iceServers).toEqual(servers);
+    for (const bad of [
+      'not json',
+      '{"urls":"stun:x"}',
+      '[{"urls":"http://x"}]',
+      '[{"urls":[]}]',
+      '[{"urls":"turn:x","credential":5}]',
+    ]) {
+      oneProblem({ ICE_SERVERS: bad }, 'ICE_SERVERS');
+    }
   });
 
   it('refuses an unknown LOG_LEVEL', () => {

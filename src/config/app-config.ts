@@ -18,6 +18,7 @@ export interface AppConfig {
     /** Undefined in development/test until resolved from `dataDir` (see jwt-secret.ts). */
     secret: string | undefined;
     expiresInSeconds: number;
+    refreshTokenDays: number;
     issuer: string;
     audience: string;
   };
@@ -32,6 +33,18 @@ export interface AppConfig {
   maxCallMinutes: number;
   noShowAfterMinutes: number;
   webhookAllowPrivate: boolean;
+  /** Take the client address from X-Forwarded-For (set only behind a trusted load balancer). */
+  trustProxy: boolean;
+  /** `GET /metrics`: served unless disabled; `token` set = a bearer token of its own required. */
+  metrics: { enabled: boolean; token: string | undefined };
+  /** RTCPeerConnection `iceServers` handed to the /demo client (STUN/TURN of the deployment). */
+  iceServers: IceServer[];
+}
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +128,49 @@ class EnvReader {
   }
 }
 
+/** `ICE_SERVERS`: a JSON array of RTCIceServer objects, e.g. `[{"urls":"stun:stun.example.com"}]`. */
+function parseIceServers(raw: string | undefined, problems: string[]): IceServer[] {
+  if (raw === undefined) {
+    return [];
+  }
+  const refuse = () => {
+    problems.push(
+      'ICE_SERVERS must be a JSON array of {urls, username?, credential?} with stun:, stuns:, turn: or turns: URLs',
+    );
+    return [];
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return refuse();
+  }
+  if (!Array.isArray(parsed)) {
+    return refuse();
+  }
+  const servers: IceServer[] = [];
+  for (const entry of parsed as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) {
+      return refuse();
+    }
+    const { urls, username, credential } = entry as Record<string, unknown>;
+    const list = Array.isArray(urls) ? (urls as unknown[]) : [urls];
+    const validUrls =
+      list.length > 0 &&
+      list.every((u) => typeof u === 'string' && /^(stuns?|turns?):\S+$/.test(u));
+    const optional = (v: unknown) => v === undefined || typeof v === 'string';
+    if (!validUrls || !optional(username) || !optional(credential)) {
+      return refuse();
+    }
+    servers.push({
+      urls: urls as string | string[],
+      ...(typeof username === 'string' ? { username } : {}),
+      ...(typeof credential === 'string' ? { credential } : {}),
+    });
+  }
+  return servers;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const r = new EnvReader(env);
   const nodeEnv = r.oneOf<NodeEnv>(
@@ -160,6 +216,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }
   }
 
+  const metricsToken = r.raw('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    r.problems.push('METRICS_TOKEN must be at least 16 characters long');
+  }
+
   const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info');
 
   const config: AppConfig = {
@@ -172,7 +233,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel,
     jwt: {
       secret,
-      expiresInSeconds: r.int('JWT_EXPIRES_IN', 3600, 30, 7 * 24 * 3600),
+      expiresInSeconds: r.int('JWT_EXPIRES_IN', 3600, 5, 7 * 24 * 3600),
+      refreshTokenDays: r.int('REFRESH_TOKEN_DAYS', 30, 1, 365),
       issuer: r.string('JWT_ISSUER', 'session-video-api'),
       audience: r.string('JWT_AUDIENCE', 'session-video-clients'),
     },
@@ -189,6 +251,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxCallMinutes: r.int('MAX_CALL_MINUTES', 240, 1, 24 * 60),
     noShowAfterMinutes: r.int('NO_SHOW_AFTER_MINUTES', 15, 1, 24 * 60),
     webhookAllowPrivate: r.bool('WEBHOOK_ALLOW_PRIVATE', false),
+    trustProxy: r.bool('TRUST_PROXY', false),
+    metrics: { enabled: r.bool('METRICS_ENABLED', true), token: metricsToken },
+    iceServers: parseIceServers(r.raw('ICE_SERVERS'), r.problems),
   };
 
   if (r.problems.length > 0) {

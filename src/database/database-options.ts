@@ -1,12 +1,21 @@
 import type { DataSourceOptions } from 'typeorm';
 import { InitialSchema1764000000000 } from '../../migrations/1764000000000-InitialSchema.js';
 import { RoomPresence1764000000001 } from '../../migrations/1764000000001-RoomPresence.js';
+import { RefreshTokensAndBookingOverlap1764000000002 } from '../../migrations/1764000000002-RefreshTokensAndBookingOverlap.js';
+import { SessionPolicies1764000000003 } from '../../migrations/1764000000003-SessionPolicies.js';
+import { Webhooks1764000000004 } from '../../migrations/1764000000004-Webhooks.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
 
 export const ENTITIES = [User, Session, SessionStatusChange];
-export const MIGRATIONS = [InitialSchema1764000000000, RoomPresence1764000000001];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  RoomPresence1764000000001,
+  RefreshTokensAndBookingOverlap1764000000002,
+  SessionPolicies1764000000003,
+  Webhooks1764000000004,
+];
 
 /**
  * The one description of the database, used by the app (database.module.ts) and by the TypeORM

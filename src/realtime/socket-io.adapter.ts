@@ -5,9 +5,10 @@ import type { AppConfig } from '../config/app-config.js';
 import type { RedisFanout } from './redis-fanout.js';
 
 /**
- * Socket.io as the product wants it: the Redis adapter when several instances share rooms, WebSocket transport only (no sticky sessions needed behind
- * a load balancer), the same allowed origins as REST, and a frame limit above the 64 KiB signal
- * limit so oversized signals are answered with PAYLOAD_TOO_LARGE rather than a dropped socket.
+ * Socket.io as the product wants it: the Redis adapter when several instances share rooms,
+ * WebSocket transport only (no sticky sessions needed behind a load balancer), the same allowed
+ * origins as REST, and a 128 KiB frame limit: above the 64 KiB signal limit, so an oversized
+ * signal up to twice that is answered with PAYLOAD_TOO_LARGE; anything larger drops the socket.
  */
 export class SocketIoAdapter extends IoAdapter {
   constructor(
@@ -25,7 +26,7 @@ export class SocketIoAdapter extends IoAdapter {
       ...(adapter ? { adapter } : {}),
       ...options,
       transports: ['websocket'],
-      maxHttpBufferSize: 1024 * 1024,
+      maxHttpBufferSize: 128 * 1024,
       cors: { origin: origins === true ? true : origins },
       // Browsers send Origin; a handshake without one is a non-browser client and is accepted.
       allowRequest: (req, callback) => {

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
+import { recordWebhookEvent } from '../webhooks/webhook-outbox.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
 import {
   CONFIRMED_PAYMENT_STATUSES,
@@ -50,7 +51,8 @@ export class SessionLifecycleService {
 
   /** Applies and publishes a transition on its own; null when the session was not in a `from` status. */
   async apply(input: TransitionInput): Promise<SessionStatusChanged | null> {
-    const change = await this.applyWithin(this.manager, input);
+    // A transaction of its own: the status change, its history row and its webhook event commit together.
+    const change = await this.manager.transaction((m) => this.applyWithin(m, input));
     if (change) {
       this.publish(change);
     }
@@ -58,7 +60,8 @@ export class SessionLifecycleService {
   }
 
   /**
-   * Applies a transition inside the caller's transaction. The caller publishes the returned change
+   * Applies a transition inside the caller's transaction (`manager` must be transactional: the
+   * webhook outbox row is a second statement). The caller publishes the returned change
    * with `publish` after its commit, so nobody hears of a change that was rolled back.
    */
   async applyWithin(
@@ -89,8 +92,14 @@ export class SessionLifecycleService {
         params.push(input.reason ?? null);
         set.push(`cancel_reason = $${params.length}`);
         break;
-      case 'payment':
       case 'no-show':
+        // Who never came, from the presence record, fixed with the transition.
+        set.push(
+          `no_show_client = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.client_id)`,
+          `no_show_psychologist = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.psychologist_id)`,
+        );
+        break;
+      case 'payment':
         break;
     }
     const rows: TransitionRow[] = await manager.query(
@@ -128,6 +137,18 @@ export class SessionLifecycleService {
       videoCallEnded: row.video_call_ended,
       duration: row.call_duration_minutes,
     };
+    await recordWebhookEvent(manager, {
+      type: 'session.status_changed',
+      sessionId: change.sessionId,
+      data: {
+        sessionId: change.sessionId,
+        from: change.from,
+        to: change.to,
+        cause: change.cause,
+        actorId: change.actorId,
+        at: change.at.toISOString(),
+      },
+    });
     this.warnOnOddDuration(change);
     return change;
   }

@@ -32,6 +32,10 @@ export class Session {
   @Column({ name: 'scheduled_start', type: 'timestamptz' })
   scheduledStart: Date;
 
+  /** scheduledStart + durationMinutes; stored for the database's no-overlap constraints. */
+  @Column({ name: 'scheduled_end', type: 'timestamptz' })
+  scheduledEnd: Date;
+
   @Column({ name: 'duration_minutes', type: 'int' })
   durationMinutes: number;
 
@@ -53,6 +57,19 @@ export class Session {
 
   @Column({ name: 'cancel_reason', type: 'text', nullable: true })
   cancelReason: string | null;
+
+  /** Set with the No Show transition: true for a participant who never joined the room. */
+  @Column({ name: 'no_show_client', type: 'boolean', nullable: true, insert: false, update: false })
+  noShowClient: boolean | null;
+
+  @Column({
+    name: 'no_show_psychologist',
+    type: 'boolean',
+    nullable: true,
+    insert: false,
+    update: false,
+  })
+  noShowPsychologist: boolean | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

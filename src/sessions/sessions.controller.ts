@@ -36,6 +36,7 @@ export class SessionsController {
     'VALIDATION_FAILED',
     'UNAUTHENTICATED',
     'FORBIDDEN',
+    'SLOT_TAKEN',
     'PAYLOAD_TOO_LARGE',
     'UNSUPPORTED_MEDIA_TYPE',
   )

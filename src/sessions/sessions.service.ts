@@ -4,6 +4,7 @@ import { DataSource, Repository } from 'typeorm';
 import type { AuthUser } from '../auth/auth-user.js';
 import { User, type UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import { isExclusionViolation } from '../database/postgres-errors.js';
 import type {
   BookSessionDto,
   CancelSessionDto,
@@ -39,10 +40,14 @@ export class SessionsService {
 
   /** Loads a session with both parties' names; 404 when it does not exist. */
   async findOrFail(id: string): Promise<Session> {
-    const session = await this.sessions.findOne({
-      where: { id },
-      relations: { client: true, psychologist: true },
-    });
+    // A query builder rather than findOne: findOne adds `take: 1`, and with joined relations
+    // TypeORM then runs two queries (distinct ids, then rows). The id is the key: one query.
+    const session = await this.sessions
+      .createQueryBuilder('s')
+      .leftJoinAndSelect('s.client', 'client')
+      .leftJoinAndSelect('s.psychologist', 'psychologist')
+      .where('s.id = :id', { id })
+      .getOne();
     if (!session) {
       throw new DomainError('NOT_FOUND', `Session ${id} does not exist`);
     }
@@ -89,20 +94,34 @@ export class SessionsService {
       throw new DomainError('FORBIDDEN', 'A client can only book for themselves');
     }
     const clientId = user.role === 'admin' ? dto.clientId! : user.id;
-    const saved = await this.sessions.save(
-      this.sessions.create({
-        clientId,
-        psychologistId: dto.psychologistId,
-        scheduledStart,
-        durationMinutes: dto.durationMinutes ?? DEFAULT_DURATION_MINUTES,
-        status: 'Pending',
-        paymentStatus: 'Pending',
-        videoCallStarted: null,
-        videoCallEnded: null,
-        duration: null,
-        cancelReason: null,
-      }),
-    );
+    const durationMinutes = dto.durationMinutes ?? DEFAULT_DURATION_MINUTES;
+    let saved: Session;
+    try {
+      saved = await this.sessions.save(
+        this.sessions.create({
+          clientId,
+          psychologistId: dto.psychologistId,
+          scheduledStart,
+          scheduledEnd: new Date(scheduledStart.getTime() + durationMinutes * 60_000),
+          durationMinutes,
+          status: 'Pending',
+          paymentStatus: 'Pending',
+          videoCallStarted: null,
+          videoCallEnded: null,
+          duration: null,
+          cancelReason: null,
+        }),
+      );
+    } catch (error) {
+      // The database's exclusion constraints are the rule: the loser of a collision lands here.
+      if (isExclusionViolation(error)) {
+        throw new DomainError(
+          'SLOT_TAKEN',
+          'The psychologist or the client already has a live booking overlapping this time',
+        );
+      }
+      throw error;
+    }
     return this.view(saved.id);
   }
 

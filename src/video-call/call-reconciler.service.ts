@@ -9,6 +9,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceService } from './presence.service.js';
@@ -20,7 +21,8 @@ const TICK_MS = 500;
  * Keeps the deadlines that no in-memory timer may own: every instance runs this loop, against the
  * database, so whatever instance is alive (or the same one after a restart) finds them.
  * - every heartbeat: sign this instance alive and bury instances that stopped doing so;
- * - every tick: complete calls whose room has been empty for the grace period (auto-end).
+ * - every tick: complete calls whose room has been empty for the grace period (auto-end), calls
+ *   longer than the cap (max-duration), and mark sessions nobody started in time (no-show).
  */
 @Injectable()
 export class CallReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -36,6 +38,7 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
     private readonly instance: InstanceRegistry,
     private readonly presence: PresenceService,
     private readonly lifecycle: SessionLifecycleService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -89,6 +92,60 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
     return ended;
   }
 
+  /** Completes every call running longer than `MAX_CALL_MINUTES` (cause `max-duration`). */
+  async endOverlongCalls(): Promise<number> {
+    return this.applyDue(
+      'max-duration',
+      `status = 'In Progress' AND video_call_started <= now() - make_interval(mins => $1)`,
+      this.config.maxCallMinutes,
+    );
+  }
+
+  /**
+   * Marks `No Show` every Confirmed session whose call has not started `NO_SHOW_AFTER_MINUTES`
+   * after its scheduled start; the lifecycle records from the presence rows who never came.
+   */
+  async markNoShows(): Promise<number> {
+    return this.applyDue(
+      'no-show',
+      `status = 'Confirmed' AND scheduled_start <= now() - make_interval(mins => $1)`,
+      this.config.noShowAfterMinutes,
+    );
+  }
+
+  /**
+   * Applies a system transition to every session matching `due` (with `$1` = minutes). Each one is
+   * re-checked under its row lock (SKIP LOCKED: a session another instance is handling is theirs),
+   * and the transition itself is conditional, so instances running this together apply it once.
+   */
+  private async applyDue(
+    cause: 'max-duration' | 'no-show',
+    due: string,
+    minutes: number,
+  ): Promise<number> {
+    const rows: { id: string }[] = await this.db.query(
+      `SELECT id FROM sessions WHERE ${due} ORDER BY id LIMIT 500`,
+      [minutes],
+    );
+    let applied = 0;
+    for (const { id } of rows) {
+      const change = await this.db.transaction(async (m) => {
+        const locked: { id: string }[] = await m.query(
+          `SELECT id FROM sessions WHERE id = $2 AND ${due} FOR UPDATE SKIP LOCKED`,
+          [minutes, id],
+        );
+        return locked[0]
+          ? this.lifecycle.applyWithin(m, { sessionId: id, cause, actorId: null })
+          : null;
+      });
+      if (change) {
+        applied++;
+        this.lifecycle.publish(change);
+      }
+    }
+    return applied;
+  }
+
   private async tick(): Promise<void> {
     const run = this.runOnce();
     this.running = run;
@@ -99,6 +156,7 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async runOnce(): Promise<void> {
+    const startedAt = performance.now();
     try {
       if (Date.now() - this.lastBeat >= this.config.presenceHeartbeatSeconds * 1000) {
         this.lastBeat = Date.now();
@@ -106,7 +164,11 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
         await this.presence.sweepDeadInstances();
       }
       await this.endAbandonedCalls();
+      await this.endOverlongCalls();
+      await this.markNoShows();
+      this.metrics.reconcilerRun('ok', (performance.now() - startedAt) / 1000);
     } catch (error) {
+      this.metrics.reconcilerRun('error', (performance.now() - startedAt) / 1000);
       // The database may be briefly unreachable; the next tick tries again.
       this.logger.error(
         `reconciliation failed: ${error instanceof Error ? error.message : String(error)}`,

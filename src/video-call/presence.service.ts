@@ -1,17 +1,21 @@
-import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Subscription } from 'rxjs';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AuthUser } from '../auth/auth-user.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { ACCESS, assertAccess } from '../sessions/session-access.js';
 import { SessionEvents } from '../sessions/session-events.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
+import { assertRoomOpen } from '../sessions/session-policies.js';
 import {
   isTerminal,
   type PaymentStatus,
   type SessionStatus,
 } from '../sessions/session-transitions.js';
+import { recordWebhookEvent } from '../webhooks/webhook-outbox.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { RoomEvents, type ParticipantRole } from './room-events.js';
 
@@ -34,6 +38,7 @@ interface LockedSession {
   psychologist_id: string;
   status: SessionStatus;
   payment_status: PaymentStatus;
+  scheduled_start: Date;
 }
 
 /**
@@ -51,6 +56,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     private readonly instance: InstanceRegistry,
     private readonly roomEvents: RoomEvents,
     private readonly sessionEvents: SessionEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
@@ -83,6 +89,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
         user,
         ACCESS.start,
       );
+      assertRoomOpen(session.scheduled_start, this.config.joinEarlyMinutes, new Date());
       if (session.status !== 'Confirmed' && session.status !== 'In Progress') {
         throw new DomainError(
           'INVALID_TRANSITION',
@@ -101,6 +108,14 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
         `UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL`,
         [sessionId],
       );
+      const firstSocket = !before.some((p) => p.userId === user.id);
+      if (firstSocket) {
+        await recordWebhookEvent(m, {
+          type: 'participant.joined',
+          sessionId,
+          data: { sessionId, userId: user.id, role, at: new Date().toISOString() },
+        });
+      }
       const participants = await this.presentUsers(m, sessionId);
       let status: SessionStatus = session.status;
       let started = null;
@@ -115,7 +130,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       return {
         result: { sessionId, status, participants },
         change: started,
-        firstSocket: !before.some((p) => p.userId === user.id),
+        firstSocket,
         role,
       };
     });
@@ -143,13 +158,13 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   ): Promise<boolean> {
     const left = await this.db.transaction(async (m) => {
       await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
-      const rows: { user_id: string }[] = await m.query(
+      const rows: { user_id: string; role: ParticipantRole }[] = await m.query(
         `WITH closed AS (
            UPDATE room_presence SET left_at = now(), left_reason = $3
             WHERE session_id = $1 AND socket_id = $2 AND left_at IS NULL
-            RETURNING user_id
+            RETURNING user_id, role
          )
-         SELECT user_id FROM closed`,
+         SELECT user_id, role FROM closed`,
         [sessionId, socketId, reason],
       );
       const userId = rows[0]?.user_id;
@@ -157,6 +172,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
         return undefined;
       }
       const stillPresent = (await this.presentUsers(m, sessionId)).some((p) => p.userId === userId);
+      if (!stillPresent) {
+        await this.recordLeft(m, sessionId, userId, rows[0].role);
+      }
       await this.markEmptyIfVacant(m, sessionId);
       return { userId, stillPresent };
     });
@@ -246,9 +264,22 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     }
     for (const [sessionId, userIds] of bySession) {
       const present = await this.db.transaction(async (m) => {
-        await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
+        const locked: { client_id: string }[] = await m.query(
+          `SELECT client_id FROM sessions WHERE id = $1 FOR UPDATE`,
+          [sessionId],
+        );
         await this.markEmptyIfVacant(m, sessionId);
-        return this.presentUsers(m, sessionId);
+        const now = await this.presentUsers(m, sessionId);
+        // The presence rows were closed by the sweep's own statement; the webhook event follows
+        // here, under the session's lock so that it keeps its place among the session's events.
+        for (const userId of userIds) {
+          if (!now.some((p) => p.userId === userId)) {
+            const role: ParticipantRole =
+              locked[0]?.client_id === userId ? 'client' : 'psychologist';
+            await this.recordLeft(m, sessionId, userId, role);
+          }
+        }
+        return now;
       });
       for (const userId of userIds) {
         if (!present.some((p) => p.userId === userId)) {
@@ -258,9 +289,22 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  private recordLeft(
+    m: EntityManager,
+    sessionId: string,
+    userId: string,
+    role: ParticipantRole,
+  ): Promise<void> {
+    return recordWebhookEvent(m, {
+      type: 'participant.left',
+      sessionId,
+      data: { sessionId, userId, role, at: new Date().toISOString() },
+    });
+  }
+
   private async lockSession(m: EntityManager, sessionId: string): Promise<LockedSession> {
     const rows: LockedSession[] = await m.query(
-      `SELECT id, client_id, psychologist_id, status, payment_status FROM sessions WHERE id = $1 FOR UPDATE`,
+      `SELECT id, client_id, psychologist_id, status, payment_status, scheduled_start FROM sessions WHERE id = $1 FOR UPDATE`,
       [sessionId],
     );
     if (!rows[0]) {

@@ -37,6 +37,7 @@ export class VideoCallController {
     'NOT_PARTICIPANT',
     'PAYMENT_NOT_CONFIRMED',
     'NOT_FOUND',
+    'TOO_EARLY',
     'INVALID_TRANSITION',
   )
   start(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {

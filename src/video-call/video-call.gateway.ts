@@ -14,6 +14,7 @@ import type { DefaultEventsMap, Namespace, Socket } from 'socket.io';
 import type { AuthUser } from '../auth/auth-user.js';
 import { TokenService } from '../auth/token.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { parseMessage, toAck, type Ack } from '../common/errors/ws-ack.js';
 import { SessionEvents, type SessionStatusChanged } from '../sessions/session-events.js';
 import { isTerminal } from '../sessions/session-transitions.js';
@@ -26,6 +27,7 @@ import {
 } from './dto/room.messages.js';
 import { PresenceService, type JoinResult } from './presence.service.js';
 import { RoomEvents, type RoomEvent } from './room-events.js';
+import { SocketRateLimit } from './socket-rate-limit.js';
 import { sessionRoom, sessionUserRoom } from './room-names.js';
 
 interface SocketState {
@@ -63,9 +65,12 @@ export class VideoCallGateway
     private readonly presence: PresenceService,
     private readonly sessionEvents: SessionEvents,
     private readonly roomEvents: RoomEvents,
+    private readonly metrics: MetricsService,
+    private readonly rateLimit: SocketRateLimit,
   ) {}
 
   afterInit(namespace: Namespace): void {
+    this.metrics.observeNamespace(namespace);
     // A bad token never becomes a connection: the client gets connect_error "UNAUTHENTICATED".
     namespace.use((socket, next) => {
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
@@ -91,11 +96,13 @@ export class VideoCallGateway
   }
 
   handleConnection(socket: RoomSocket): void {
+    this.rateLimit.attach(socket);
     this.scheduleExpiry(socket);
   }
 
   async handleDisconnect(socket: RoomSocket): Promise<void> {
     socket.data.timers?.forEach(clearTimeout);
+    this.rateLimit.detach(socket);
     try {
       await this.presence.disconnect(socket.id);
     } catch (error) {

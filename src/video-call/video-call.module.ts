@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { AttendanceController } from './attendance.controller.js';
 import { CallReconciler } from './call-reconciler.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceService } from './presence.service.js';
@@ -8,11 +9,12 @@ import { RoomEvents } from './room-events.js';
 import { SessionAccessGuard } from './session-access.guard.js';
 import { VideoCallController } from './video-call.controller.js';
 import { VideoCallGateway } from './video-call.gateway.js';
+import { SocketRateLimit } from './socket-rate-limit.js';
 import { VideoCallService } from './video-call.service.js';
 
 @Module({
   imports: [SessionsModule, AuthModule],
-  controllers: [VideoCallController],
+  controllers: [VideoCallController, AttendanceController],
   providers: [
     VideoCallService,
     PresenceService,
@@ -20,6 +22,7 @@ import { VideoCallService } from './video-call.service.js';
     RoomEvents,
     CallReconciler,
     VideoCallGateway,
+    SocketRateLimit,
     SessionAccessGuard,
   ],
   exports: [PresenceService, CallReconciler, InstanceRegistry],

@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../auth/auth-user.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { SessionView } from '../sessions/dto/session.views.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
+import { assertRoomOpen } from '../sessions/session-policies.js';
 import { isPaymentConfirmed } from '../sessions/session-transitions.js';
 import type { Session } from '../sessions/session.entity.js';
 import { SessionsService } from '../sessions/sessions.service.js';
@@ -15,13 +18,19 @@ export class VideoCallService {
     private readonly sessions: SessionsService,
     private readonly lifecycle: SessionLifecycleService,
     private readonly presence: PresenceService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
    * Confirmed -> In Progress. Idempotent: when the call is already running (another participant
    * pressed start first), the caller gets the session unchanged and no second transition is made.
+   * Before `JOIN_EARLY_MINUTES` ahead of the scheduled start: TOO_EARLY with `opensAt`.
    */
   async start(sessionId: string, user: AuthUser): Promise<SessionView> {
+    // The window is checked before the status (contract order); time only moves forward, so a
+    // room found open stays open for the transition below.
+    const scheduled = await this.sessions.findOrFail(sessionId);
+    assertRoomOpen(scheduled.scheduledStart, this.config.joinEarlyMinutes, new Date());
     const change = await this.lifecycle.apply({ sessionId, cause: 'start', actorId: user.id });
     const session = await this.sessions.findOrFail(sessionId);
     if (!change && session.status !== 'In Progress') {

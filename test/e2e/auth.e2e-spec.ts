@@ -54,6 +54,7 @@ describe('auth', () => {
         accessToken: expect.any(String),
         tokenType: 'Bearer',
         expiresIn: t.config.jwt.expiresInSeconds,
+        refreshToken: expect.stringMatching(/^[\w-]{43}$/),
         user: {
           id: expect.stringMatching(UUID),
           email: input.email,
@@ -213,6 +214,7 @@ describe('auth', () => {
         accessToken: expect.any(String),
         tokenType: 'Bearer',
         expiresIn: t.config.jwt.expiresInSeconds,
+        refreshToken: expect.stringMatching(/^[\w-]{43}$/),
         user: { id: user.id, email: user.email, name: user.name, role: 'psychologist' },
       });
       for (const key of keysOf(res.body)) {

@@ -17,7 +17,7 @@ describe('an instance that crashes mid-call', () => {
     db = await createTestDatabase();
     a = await spawnApp({ ...ENV, DATABASE_URL: db.url });
     b = await startTestApp({ db, env: ENV });
-  });
+  }, 120_000);
   afterAll(async () => {
     sockets.forEach((s) => s.disconnect());
     a.kill('SIGKILL');
@@ -69,7 +69,7 @@ describe('an instance that crashes mid-call', () => {
     }
     const lastSeen = Math.max(...presence.map((r) => r.left_at.getTime()));
     expect(new Date(ended.videoCallEnded).getTime()).toBe(lastSeen);
-    expect(lastSeen - lastBeat.getTime()).toBeLessThan(1000);
+    expect(lastSeen - lastBeat.getTime()).toBeLessThan(3000); // the join came after the last beat, if at all
     const call = await b.api
       .get(`/api/video-calls/session/${id}`)
       .set('Authorization', party.client.auth);

@@ -44,7 +44,7 @@ describeWithRedis('several instances on one database and one Redis', () => {
     // Both start together on the empty database: the migrations must run once and both serve.
     [a, b] = await Promise.all([spawnInstance(), spawnInstance()]);
     admin = await startTestApp({ db, env: ENV });
-  }, 60_000);
+  }, 150_000);
   afterEach(() => {
     sockets.splice(0).forEach((s) => s.disconnect());
   });
@@ -212,7 +212,7 @@ describe('a Redis outage', () => {
       spawnApp({ ...ENV, DATABASE_URL: db.url, REDIS_URL: redis.url }),
       spawnApp({ ...ENV, DATABASE_URL: db.url, REDIS_URL: redis.url }),
     ]);
-  }, 60_000);
+  }, 150_000);
   afterAll(async () => {
     sockets.forEach((s) => s.disconnect());
     a?.kill('SIGKILL');

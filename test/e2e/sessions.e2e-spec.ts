@@ -24,6 +24,7 @@ const SESSION_FIELDS = [
   'videoCallStarted',
   'videoCallEnded',
   'duration',
+  'noShow',
   'createdAt',
   'updatedAt',
 ].sort();
@@ -101,6 +102,7 @@ describe('sessions (REST)', () => {
         videoCallStarted: null,
         videoCallEnded: null,
         duration: null,
+        noShow: null,
         createdAt: expect.stringMatching(ISO_UTC),
         updatedAt: expect.stringMatching(ISO_UTC),
       });

@@ -286,7 +286,10 @@ describe('video room (WebSocket)', () => {
         error: { code: 'FORBIDDEN' },
       });
 
-      const unpaid = await bookSession(t, party);
+      // Later the same day: the same party cannot hold two overlapping bookings.
+      const unpaid = await bookSession(t, party, {
+        scheduledStart: new Date(Date.now() + 2 * 3600_000).toISOString(),
+      });
       const client = await open(party.client.token);
       expect(await request(client, 'join-room', { sessionId: unpaid.id })).toMatchObject({
         ok: false,

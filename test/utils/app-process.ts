@@ -17,7 +17,7 @@ export interface AppProcess {
  */
 export async function spawnApp(
   env: Record<string, string>,
-  startTimeoutMs = 30_000,
+  startTimeoutMs = 60_000,
 ): Promise<AppProcess> {
   const child = spawn(process.execPath, [MAIN_JS], {
     env: {
@@ -29,6 +29,8 @@ export async function spawnApp(
       ADMIN_EMAIL: TEST_ADMIN.email,
       ADMIN_PASSWORD: TEST_ADMIN.password,
       LOG_LEVEL: 'warn',
+      AUTH_RATE_LIMIT: '100000',
+      WS_RATE_LIMIT: '100000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

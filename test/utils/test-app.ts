@@ -35,6 +35,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ADMIN_EMAIL: TEST_ADMIN.email,
     ADMIN_PASSWORD: TEST_ADMIN.password,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    // Every test client comes from 127.0.0.1: the throttles are raised unless a test sets them.
+    AUTH_RATE_LIMIT: '100000',
+    WS_RATE_LIMIT: '100000',
     ...options.env,
   });
   const app = await createApp({ config, databaseUrl: db.url });

@@ -29,6 +29,12 @@ export class AuthResponse {
   @ApiProperty({ description: 'Lifetime of the access token in seconds', example: 3600 })
   expiresIn: number;
 
+  @ApiProperty({
+    description:
+      'Opaque refresh token for POST /api/auth/refresh (single use: each refresh returns a new one; reusing an old one revokes the login)',
+  })
+  refreshToken: string;
+
   @ApiProperty({ type: UserView })
   user: UserView;
 }

@@ -14,6 +14,8 @@ export class DomainError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: FieldProblem[],
+    /** Extra top-level fields of the error body, e.g. `opensAt` on TOO_EARLY. */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'DomainError';

@@ -9,6 +9,8 @@ export interface ErrorBody {
   code: ErrorCode;
   message: string;
   details?: FieldProblem[];
+  /** Code-specific fields, such as `opensAt` on TOO_EARLY. */
+  [field: string]: unknown;
 }
 
 export interface ErrorResponse {
@@ -54,7 +56,7 @@ function frameworkMessage(code: ErrorCode, fallback: string): string {
  */
 export function toErrorResponse(exception: unknown): ErrorResponse {
   if (exception instanceof DomainError) {
-    const b = body(exception.code, exception.message, exception.details);
+    const b = { ...exception.extra, ...body(exception.code, exception.message, exception.details) };
     return { status: b.statusCode, body: b, unexpected: false };
   }
   if (exception instanceof HttpException) {

@@ -6,7 +6,8 @@ import type { ErrorCode } from './error-codes.js';
 import { validationFailed } from './validation.js';
 
 export type Ack<T extends object = object> =
-  ({ ok: true } & T) | { ok: false; error: { code: ErrorCode; message: string } };
+  | ({ ok: true } & T)
+  | { ok: false; error: { code: ErrorCode; message: string; [field: string]: unknown } };
 
 const logger = new Logger('WebSocket');
 
@@ -16,7 +17,7 @@ export async function toAck<T extends object>(work: () => Promise<T>): Promise<A
     return { ok: true, ...(await work()) };
   } catch (error) {
     if (error instanceof DomainError) {
-      return { ok: false, error: { code: error.code, message: error.message } };
+      return { ok: false, error: { ...error.extra, code: error.code, message: error.message } };
     }
     logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     return { ok: false, error: { code: 'INTERNAL', message: 'Internal server error' } };

@@ -17,6 +17,14 @@ export class PartyView {
   name: string;
 }
 
+export class NoShowView {
+  @ApiProperty({ description: 'true when the client never joined the room' })
+  client: boolean;
+
+  @ApiProperty({ description: 'true when the psychologist never joined the room' })
+  psychologist: boolean;
+}
+
 export class SessionView {
   @ApiProperty({ format: 'uuid' })
   id: string;
@@ -58,6 +66,13 @@ export class SessionView {
   })
   duration: number | null;
 
+  @ApiProperty({
+    type: NoShowView,
+    nullable: true,
+    description: 'Who never came; null unless the status is No Show',
+  })
+  noShow: NoShowView | null;
+
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 
@@ -79,6 +94,10 @@ export class SessionView {
       videoCallStarted: s.videoCallStarted?.toISOString() ?? null,
       videoCallEnded: s.videoCallEnded?.toISOString() ?? null,
       duration: s.duration,
+      noShow:
+        s.status === 'No Show'
+          ? { client: s.noShowClient ?? true, psychologist: s.noShowPsychologist ?? true }
+          : null,
       createdAt: s.createdAt.toISOString(),
       updatedAt: s.updatedAt.toISOString(),
     };

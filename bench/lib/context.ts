@@ -1,0 +1,120 @@
+import type { KeyObject } from 'node:crypto';
+import type pg from 'pg';
+import { signToken } from './jwt.js';
+import { median, round } from './stats.js';
+import type { BenchDatabase, SeededSession } from './db.js';
+import type { ServerProcess } from './procs.js';
+
+export interface BenchContext {
+  quick: boolean;
+  rounds: number;
+  project: ServerProcess;
+  baselineHttp: ServerProcess;
+  baselineIo: ServerProcess;
+  db: BenchDatabase;
+  pool: pg.Pool;
+  key: KeyObject;
+  jwt: { issuer: string; audience: string };
+  log(message: string): void;
+}
+
+export interface ResultRow {
+  name: string;
+  metric: string;
+  unit?: string;
+  project: number | null;
+  baseline: number | null;
+  ratio: number | null;
+  target: string;
+  met: boolean | null;
+  rounds?: { project: number[]; baseline: number[] };
+  note?: string;
+  skipped?: string;
+  error?: string;
+}
+
+export function tokenFor(
+  ctx: BenchContext,
+  userId: string,
+  role: 'client' | 'psychologist',
+): string {
+  return signToken(ctx.key, { sub: userId, role }, { ...ctx.jwt, expiresInSeconds: 6 * 3600 });
+}
+
+export function tokensOf(ctx: BenchContext, s: SeededSession) {
+  return {
+    client: tokenFor(ctx, s.clientId, 'client'),
+    psychologist: tokenFor(ctx, s.psychologistId, 'psychologist'),
+  };
+}
+
+/**
+ * Warm-up runs (discarded), then `rounds` measured runs, project and baseline back to back
+ * (A B A B ...), so drift on a shared machine hits both alike.
+ */
+export async function interleave<T>(
+  ctx: BenchContext,
+  label: string,
+  warmups: number,
+  project: (measured: boolean) => Promise<T>,
+  baseline: (measured: boolean) => Promise<T>,
+): Promise<{ project: T[]; baseline: T[] }> {
+  for (let i = 0; i < warmups; i++) {
+    ctx.log(`${label}: warm-up ${i + 1}/${warmups}`);
+    await project(false);
+    await baseline(false);
+  }
+  const out = { project: [] as T[], baseline: [] as T[] };
+  for (let i = 0; i < ctx.rounds; i++) {
+    ctx.log(`${label}: round ${i + 1}/${ctx.rounds}`);
+    out.project.push(await project(true));
+    out.baseline.push(await baseline(true));
+  }
+  return out;
+}
+
+/**
+ * A ratio row from per-round values: medians, ratio = project / baseline, and whether it meets
+ * `target` (`>=` for throughput, `<=` for latency and memory).
+ */
+export function ratioRow(
+  name: string,
+  metric: string,
+  unit: string,
+  project: number[],
+  baseline: number[],
+  op: '>=' | '<=',
+  target: number,
+  note?: string,
+): ResultRow {
+  const p = median(project);
+  const b = median(baseline);
+  const ratio = b > 0 ? p / b : null;
+  return {
+    name,
+    metric,
+    unit,
+    project: round(p),
+    baseline: round(b),
+    ratio: ratio === null ? null : round(ratio, 3),
+    target: `${op} ${target}x`,
+    met: ratio === null ? false : op === '>=' ? ratio >= target : ratio <= target,
+    rounds: { project: project.map((v) => round(v)), baseline: baseline.map((v) => round(v)) },
+    ...(note ? { note } : {}),
+  };
+}
+
+export function failedRow(name: string, error: unknown): ResultRow {
+  return {
+    name,
+    metric: 'error',
+    project: null,
+    baseline: null,
+    ratio: null,
+    target: '-',
+    met: false,
+    error: error instanceof Error ? error.message : String(error),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

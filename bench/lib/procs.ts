@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * Loaded with --import into every server under test: on an IPC request it forces a full GC and
+ * answers with process.memoryUsage(), so memory is read the same way for project and baseline
+ * without any hook in the project's code. A server whose harness is gone exits.
+ */
+const PROBE = `
+process.on('message', (m) => {
+  if (m && m.type === 'mem') {
+    globalThis.gc(); globalThis.gc();
+    process.send({ type: 'mem', id: m.id, ...process.memoryUsage() });
+  }
+});
+// The harness died (killed, timed out): do not outlive it.
+process.on('disconnect', () => process.exit(0));
+`;
+
+let probeUrl: string | undefined;
+function probe(): string {
+  if (!probeUrl) {
+    const file = join(tmpdir(), `bench-mem-probe-${process.pid}.mjs`);
+    writeFileSync(file, PROBE);
+    probeUrl = pathToFileURL(file).href;
+  }
+  return probeUrl;
+}
+
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface ServerProcess {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  memory(): Promise<Memory>;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+/** Starts `node <args>` with the memory probe and waits for its "listening on URL" line. */
+export async function startServer(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', probe(), ...args], {
+    env: { ...process.env, ...env },
+    // stdout (the project's JSON request log) goes to /dev/null: writing it costs the same as in
+    // production, and nothing here reads it.
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let out = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    out = (out + c.toString()).slice(-20_000);
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${out}`)), timeoutMs);
+    const onData = () => {
+      const match = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        child.stderr!.off('data', onData);
+        resolve(match[1].replace('[::1]', '127.0.0.1').replace(/\/$/, ''));
+      }
+    };
+    child.stderr!.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited during start-up: ${out}`));
+    });
+  });
+  let nextId = 0;
+  return {
+    name,
+    url,
+    child,
+    output: () => out,
+    memory: () =>
+      new Promise<Memory>((resolve, reject) => {
+        const id = ++nextId;
+        const timer = setTimeout(() => reject(new Error(`${name}: no memory answer`)), 30_000);
+        const onMessage = (m: { type?: string; id?: number } & Memory) => {
+          if (m?.type === 'mem' && m.id === id) {
+            clearTimeout(timer);
+            child.off('message', onMessage);
+            resolve(m);
+          }
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'mem', id });
+      }),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return;
+      }
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

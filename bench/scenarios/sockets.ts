@@ -1,0 +1,346 @@
+import type { Socket } from 'socket.io-client';
+import { seedSessions, type SeededSession } from '../lib/db.js';
+import {
+  interleave,
+  ratioRow,
+  sleep,
+  tokensOf,
+  type BenchContext,
+  type ResultRow,
+} from '../lib/context.js';
+import type { ServerProcess } from '../lib/procs.js';
+import { connect, disconnectAll, expectOk, mapLimit } from '../lib/sockets.js';
+import { percentile, round } from '../lib/stats.js';
+
+interface Pair {
+  session: SeededSession;
+  client: Socket;
+  psychologist: Socket;
+}
+
+/** Seeds `count` sessions and connects both participants of each (JWT handshake). */
+async function connectPairs(ctx: BenchContext, url: string, count: number): Promise<Pair[]> {
+  const sessions = await seedSessions(ctx.pool, count);
+  return mapLimit(sessions, 25, async (session) => {
+    const t = tokensOf(ctx, session);
+    return {
+      session,
+      client: await connect(url, t.client),
+      psychologist: await connect(url, t.psychologist),
+    };
+  });
+}
+
+const sockets = (pairs: Pair[]) => pairs.flatMap((p) => [p.client, p.psychologist]);
+
+function waitForStatus(socket: Socket, sessionId: string, status: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off('session-status', on);
+      reject(new Error(`no session-status ${status} within 60 s`));
+    }, 60_000);
+    const on = (e: { sessionId: string; status: string }) => {
+      if (e.sessionId === sessionId && e.status === status) {
+        clearTimeout(timer);
+        socket.off('session-status', on);
+        resolve();
+      }
+    };
+    socket.on('session-status', on);
+  });
+}
+
+/** Client joins, then the psychologist; the time from the second join to both hearing In Progress. */
+async function joinPair(pair: Pair): Promise<number> {
+  const id = pair.session.id;
+  await expectOk(pair.client, 'join-room', { sessionId: id });
+  const heard = Promise.all([
+    waitForStatus(pair.client, id, 'In Progress'),
+    waitForStatus(pair.psychologist, id, 'In Progress'),
+  ]);
+  const t0 = performance.now();
+  await Promise.all([expectOk(pair.psychologist, 'join-room', { sessionId: id }), heard]);
+  return performance.now() - t0;
+}
+
+/** S3: N clients in rooms of 2, second-join-to-both-hear-status latency. */
+export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
+  const n = ctx.quick ? 200 : Number(process.env.BENCH_S3_CLIENTS ?? 1000);
+  const warm = ctx.quick ? 20 : 50;
+  const run = (server: ServerProcess) => async (measured: boolean) => {
+    const pairs = await connectPairs(ctx, server.url, measured ? n / 2 : warm);
+    try {
+      const latencies = await mapLimit(pairs, 16, joinPair);
+      return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    } finally {
+      await disconnectAll(sockets(pairs));
+    }
+  };
+  const r = await interleave(ctx, 'S3', 1, run(ctx.project), run(ctx.baselineIo));
+  const note = `${n} clients (${n / 2} rooms of 2) connected at once, second joins 16 rooms at a time${ctx.quick ? '; scaled down from 1,000/5,000 for --quick' : n < 5000 ? '; 5,000 with BENCH_S3_CLIENTS=5000' : ''}`;
+  return [
+    ratioRow(
+      'S3 room join',
+      'p99 second join -> both hear session-status',
+      'ms',
+      r.project.map((x) => x.p99),
+      r.baseline.map((x) => x.p99),
+      '<=',
+      1.2,
+      note,
+    ),
+    ratioRow(
+      'S3 room join',
+      'p50 second join -> both hear session-status',
+      'ms',
+      r.project.map((x) => x.p50),
+      r.baseline.map((x) => x.p50),
+      '<=',
+      1.2,
+      'informational: the target is on p99',
+    ),
+  ];
+}
+
+/** S4: memory per connected, joined socket after a forced GC, and growth after join/leave cycles. */
+export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
+  const n = ctx.quick ? 200 : Number(process.env.BENCH_S4_SOCKETS ?? 2000);
+  const cycles = 10;
+  // Every cycle is a presence transaction per socket on the project; on a shared 2-core machine
+  // cycling thousands of sockets takes minutes, so the cycles run over the first `cycledPairs` rooms.
+  const cycledPairs = ctx.quick ? 50 : 200;
+  const runs = new Map<ServerProcess, number>();
+  const run = (server: ServerProcess) => async () => {
+    // The join/leave cycles (the growth check, not a ratio) run in the first round only.
+    const first = !runs.has(server);
+    runs.set(server, (runs.get(server) ?? 0) + 1);
+    await sleep(500);
+    const before = await server.memory();
+    const pairs = await connectPairs(ctx, server.url, n / 2);
+    const all = sockets(pairs);
+    try {
+      await mapLimit(pairs, 32, async (p) => {
+        await expectOk(p.client, 'join-room', { sessionId: p.session.id });
+        await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
+      });
+      const joined = await server.memory();
+      const cycled = pairs.slice(0, cycledPairs);
+      for (let c = 0; first && c < cycles; c++) {
+        await mapLimit(cycled, 32, async (p) => {
+          await expectOk(p.client, 'leave-room', { sessionId: p.session.id });
+          await expectOk(p.psychologist, 'leave-room', { sessionId: p.session.id });
+        });
+        await mapLimit(cycled, 32, async (p) => {
+          await expectOk(p.client, 'join-room', { sessionId: p.session.id });
+          await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
+        });
+      }
+      const after = await server.memory();
+      return {
+        heap: (joined.heapUsed - before.heapUsed) / n,
+        rss: (joined.rss - before.rss) / n,
+        growth: first ? (after.heapUsed - joined.heapUsed) / (cycled.length * 2) : undefined,
+      };
+    } finally {
+      await disconnectAll(all);
+    }
+  };
+  const r = await interleave(ctx, 'S4', 0, run(ctx.project), run(ctx.baselineIo));
+  const note = `${n} sockets joined in rooms of 2, heap after global.gc() minus before connecting, per socket${n < 5000 ? '; scaled down from 5,000 (BENCH_S4_SOCKETS=5000 for the full size)' : ''}`;
+  const growth = r.project[0].growth ?? Number.NaN;
+  const baseGrowth = r.baseline[0].growth ?? Number.NaN;
+  // GC leaves a few hundred bytes per socket of noise either way; anything above that is a leak.
+  const noise = 512;
+  return [
+    ratioRow(
+      'S4 memory',
+      'heap per joined socket',
+      'bytes',
+      r.project.map((x) => x.heap),
+      r.baseline.map((x) => x.heap),
+      '<=',
+      1.0,
+      note,
+    ),
+    {
+      ...ratioRow(
+        'S4 memory',
+        'RSS per joined socket',
+        'bytes',
+        r.project.map((x) => x.rss),
+        r.baseline.map((x) => x.rss),
+        '<=',
+        1.0,
+        'informational: RSS after GC, allocator-dependent',
+      ),
+      target: 'report',
+      met: null,
+    },
+    {
+      name: 'S4 memory',
+      metric: `heap growth per socket after ${cycles} leave/join cycles`,
+      unit: 'bytes',
+      project: round(growth),
+      baseline: round(baseGrowth),
+      ratio: null,
+      target: `zero: <= baseline + ${noise} B/socket (the bare server has no state of its own, so its figure is the noise)`,
+      met: growth <= Math.max(0, baseGrowth) + noise,
+      note: `first round only: ${cycledPairs * 2} of the sockets leave and rejoin ${cycles} times; heap after the cycles minus heap after the first join, per cycled socket`,
+    },
+  ];
+}
+
+const SDP = `v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n${'a=candidate:1 1 udp 2122260223 192.168.1.10 54321 typ host generation 0\r\n'.repeat(18)}`;
+const CANDIDATE = {
+  candidate: `candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag sWbD network-cost 999 ${'x'.repeat(860)}`,
+  sdpMid: '0',
+  sdpMLineIndex: 0,
+};
+
+interface Step {
+  rate: number;
+  sent: number;
+  received: number;
+  p50: number;
+  p99: number;
+}
+
+/**
+ * One step of the signaling ladder: for `seconds`, every 10 ms send the next units of the pairs'
+ * scripts (offer, answer, a burst of 20 ICE candidates) until the step's message budget is used.
+ */
+async function signalingStep(pairs: Pair[], rate: number, seconds: number): Promise<Step> {
+  const latencies: number[] = [];
+  let received = 0;
+  const handler = (e: { data: { t: number } }) => {
+    latencies.push(performance.now() - e.data.t);
+    received++;
+  };
+  for (const s of sockets(pairs)) {
+    s.on('signal', handler);
+  }
+  const cursor = pairs.map(() => 0);
+  let next = 0;
+  let sent = 0;
+  let budget = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    budget += rate / 100;
+    while (budget >= 1) {
+      const i = next++ % pairs.length;
+      const p = pairs[i];
+      const sessionId = p.session.id;
+      const unit = cursor[i]++ % 3;
+      if (unit === 0) {
+        p.client.emit('signal', {
+          sessionId,
+          type: 'offer',
+          data: { type: 'offer', sdp: SDP, t: performance.now() },
+        });
+        budget -= 1;
+        sent += 1;
+      } else if (unit === 1) {
+        p.psychologist.emit('signal', {
+          sessionId,
+          type: 'answer',
+          data: { type: 'answer', sdp: SDP, t: performance.now() },
+        });
+        budget -= 1;
+        sent += 1;
+      } else {
+        for (let k = 0; k < 20; k++) {
+          p.client.emit('signal', {
+            sessionId,
+            type: 'ice-candidate',
+            data: { ...CANDIDATE, t: performance.now() },
+          });
+        }
+        budget -= 20;
+        sent += 20;
+      }
+    }
+    await sleep(10);
+  }
+  const deadline = performance.now() + 3000;
+  while (received < sent && performance.now() < deadline) {
+    await sleep(20);
+  }
+  for (const s of sockets(pairs)) {
+    s.off('signal', handler);
+  }
+  // Messages still missing after 3 s count as arbitrarily late.
+  const late = Array.from({ length: Math.max(0, sent - received) }, () => 1e9);
+  const all = latencies.concat(late);
+  return { rate, sent, received, p50: percentile(all, 50), p99: percentile(all, 99) };
+}
+
+/** S5: relay latency at a base load and the highest rate whose p99 stays under 50 ms. */
+export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
+  const pairsCount = ctx.quick ? 40 : 200;
+  const seconds = ctx.quick ? 1 : 3;
+  const ladder = ctx.quick
+    ? [500, 1000, 2000, 4000, 8000]
+    : [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000];
+  const run = (server: ServerProcess) => async (measured: boolean) => {
+    const pairs = await connectPairs(ctx, server.url, pairsCount);
+    try {
+      await mapLimit(pairs, 16, async (p) => {
+        await expectOk(p.client, 'join-room', { sessionId: p.session.id });
+        await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
+      });
+      if (!measured) {
+        await signalingStep(pairs, 1000, 1);
+        return { p50: 0, p99: 0, max: 0, steps: [] as Step[] };
+      }
+      const steps: Step[] = [];
+      let max = 0;
+      for (const rate of ladder) {
+        const step = await signalingStep(pairs, rate, seconds);
+        steps.push(step);
+        if (step.p99 >= 50 || step.received < step.sent) {
+          break;
+        }
+        max = Math.max(max, step.received / seconds);
+      }
+      return { p50: steps[0].p50, p99: steps[0].p99, max, steps };
+    } finally {
+      await disconnectAll(sockets(pairs));
+    }
+  };
+  const r = await interleave(ctx, 'S5', 1, run(ctx.project), run(ctx.baselineIo));
+  const note = `${pairsCount} pairs; offer, answer and bursts of 20 ~1 KiB ICE candidates; rate ladder ${ladder.join('/')} msgs/s, ${seconds} s per step, stops at the first step with p99 >= 50 ms or a lost message`;
+  return [
+    ratioRow(
+      'S5 signaling',
+      'highest msgs/s with p99 < 50 ms',
+      'msgs/s',
+      r.project.map((x) => x.max),
+      r.baseline.map((x) => x.max),
+      '>=',
+      0.9,
+      note,
+    ),
+    ratioRow(
+      'S5 signaling',
+      `relay p99 at ${ladder[0]} msgs/s`,
+      'ms',
+      r.project.map((x) => x.p99),
+      r.baseline.map((x) => x.p99),
+      '<=',
+      1.2,
+    ),
+    {
+      ...ratioRow(
+        'S5 signaling',
+        `relay p50 at ${ladder[0]} msgs/s`,
+        'ms',
+        r.project.map((x) => x.p50),
+        r.baseline.map((x) => x.p50),
+        '<=',
+        1.2,
+      ),
+      target: 'report',
+      met: null,
+    },
+  ];
+}

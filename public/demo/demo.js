@@ -1,0 +1,231 @@
+// Reference client of the session video API: joins a session's room over Socket.io and runs the
+// WebRTC call through the gateway's `signal` events with the perfect-negotiation pattern, so
+// either side may join first, leave and come back. Plain ES modules, no build step.
+import { io } from './vendor/socket.io/socket.io.esm.min.js';
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const ui = {
+  status: $('status'),
+  connection: $('connection'),
+  room: $('room'),
+  error: $('error'),
+  remote: $('remote-video'),
+  local: $('local-video'),
+  leave: $('leave'),
+};
+
+const params = new URLSearchParams(location.search);
+const hash = new URLSearchParams(location.hash.slice(1));
+const sessionId = params.get('sessionId');
+const token = hash.get('token');
+
+function showError(message) {
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+  console.warn(message);
+}
+
+/** The token's subject: the user id that decides who is polite in a collision. */
+function userIdOf(jwt) {
+  try {
+    const payload = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).sub;
+  } catch {
+    return undefined;
+  }
+}
+
+const me = token ? userIdOf(token) : undefined;
+let socket;
+let localStream;
+let iceServers = [];
+/** The one peer connection, to the other participant (a session has two). */
+let peer;
+let left = false;
+
+function setConnection(state) {
+  ui.connection.textContent = state;
+}
+
+function send(type, data) {
+  socket.emit('signal', { sessionId, type, data }, (ack) => {
+    if (!ack?.ok) {
+      console.warn('signal refused', ack?.error);
+    }
+  });
+}
+
+/**
+ * Perfect negotiation (https://www.w3.org/TR/webrtc/#perfect-negotiation-example): both sides
+ * may offer at once; the impolite side ignores a colliding offer, the polite side rolls back.
+ */
+function createPeer(otherUserId) {
+  const pc = new RTCPeerConnection({ iceServers });
+  const state = {
+    pc,
+    otherUserId,
+    polite: me < otherUserId,
+    makingOffer: false,
+    ignoreOffer: false,
+  };
+  for (const track of localStream?.getTracks() ?? []) {
+    pc.addTrack(track, localStream);
+  }
+  pc.onnegotiationneeded = async () => {
+    try {
+      state.makingOffer = true;
+      await pc.setLocalDescription();
+      send(pc.localDescription.type, pc.localDescription.toJSON());
+    } catch (error) {
+      console.warn('negotiation failed', error);
+    } finally {
+      state.makingOffer = false;
+    }
+  };
+  pc.onicecandidate = ({ candidate }) => {
+    if (candidate) {
+      send('ice-candidate', candidate.toJSON());
+    }
+  };
+  pc.ontrack = ({ streams, track }) => {
+    const stream = streams[0] ?? new MediaStream([track]);
+    if (ui.remote.srcObject !== stream) {
+      ui.remote.srcObject = stream;
+    }
+  };
+  pc.onconnectionstatechange = () => setConnection(pc.connectionState);
+  setConnection(pc.connectionState);
+  return state;
+}
+
+function closePeer() {
+  if (peer) {
+    peer.pc.close();
+    peer = undefined;
+  }
+  ui.remote.srcObject = null;
+  setConnection(left ? 'closed' : 'new');
+}
+
+function ensurePeer(otherUserId) {
+  if (peer && peer.otherUserId !== otherUserId) {
+    closePeer();
+  }
+  peer ??= createPeer(otherUserId);
+  return peer;
+}
+
+async function onSignal({ from, type, data }) {
+  if (left || from === me) {
+    return;
+  }
+  const state = ensurePeer(from);
+  const { pc } = state;
+  try {
+    if (type === 'offer' || type === 'answer') {
+      const collision = type === 'offer' && (state.makingOffer || pc.signalingState !== 'stable');
+      state.ignoreOffer = !state.polite && collision;
+      if (state.ignoreOffer) {
+        return;
+      }
+      await pc.setRemoteDescription(data);
+      if (type === 'offer') {
+        await pc.setLocalDescription();
+        send('answer', pc.localDescription.toJSON());
+      }
+    } else if (type === 'ice-candidate') {
+      try {
+        await pc.addIceCandidate(data);
+      } catch (error) {
+        if (!state.ignoreOffer) {
+          throw error;
+        }
+      }
+    }
+  } catch (error) {
+    console.warn(`signal ${type} failed`, error);
+  }
+}
+
+async function join() {
+  const ack = await socket.timeout(10_000).emitWithAck('join-room', { sessionId });
+  if (!ack.ok) {
+    ui.room.textContent = 'not joined';
+    showError(`join-room refused: ${ack.error.code} (${ack.error.message})`);
+    return;
+  }
+  ui.error.hidden = true;
+  ui.room.textContent = 'joined';
+  ui.status.textContent = ack.status;
+  const other = ack.participants.find((p) => p.userId !== me);
+  if (other) {
+    ensurePeer(other.userId);
+  }
+}
+
+async function start() {
+  if (!sessionId || !token) {
+    showError('Open this page as /demo/?sessionId=SESSION_ID#token=ACCESS_TOKEN');
+    return;
+  }
+  try {
+    const config = await (await fetch('config.json')).json();
+    iceServers = config.iceServers ?? [];
+  } catch {
+    iceServers = [];
+  }
+  try {
+    localStream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+    ui.local.srcObject = localStream;
+  } catch (error) {
+    showError(`No camera or microphone (${error.name}): joining to receive only`);
+  }
+
+  socket = io(`${location.origin}/video-calls`, { auth: { token }, transports: ['websocket'] });
+  socket.on('connect', () => {
+    // Also after a reconnect (another instance, a deploy): the room is joined again.
+    join().catch((error) => showError(`join-room failed: ${error.message}`));
+  });
+  socket.on('connect_error', (error) => showError(`connection refused: ${error.message}`));
+  socket.on('disconnect', () => {
+    ui.room.textContent = 'disconnected';
+    closePeer();
+  });
+  socket.on('signal', (message) => void onSignal(message));
+  socket.on('participant-joined', ({ userId }) => {
+    if (userId !== me) {
+      ensurePeer(userId);
+    }
+  });
+  socket.on('participant-left', ({ userId }) => {
+    if (peer?.otherUserId === userId) {
+      closePeer();
+    }
+  });
+  socket.on('session-status', ({ status }) => {
+    ui.status.textContent = status;
+    if (['Completed', 'Cancelled', 'No Show'].includes(status)) {
+      ui.room.textContent = 'closed';
+      closePeer();
+    }
+  });
+  socket.on('token-expiring', ({ expiresAt }) =>
+    showError(`The access token expires at ${expiresAt}; reload with a fresh one to stay.`),
+  );
+}
+
+ui.leave.addEventListener('click', async () => {
+  left = true;
+  ui.leave.disabled = true;
+  try {
+    await socket?.timeout(5000).emitWithAck('leave-room', { sessionId });
+  } catch {
+    // Disconnecting below leaves the room anyway.
+  }
+  closePeer();
+  socket?.disconnect();
+  localStream?.getTracks().forEach((track) => track.stop());
+  ui.room.textContent = 'left';
+});
+
+void start();

@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import { loadConfig } from '../config/app-config.js';
+import { resolveJwtSecret } from '../config/jwt-secret.js';
+import { createApp } from '../create-app.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../database/embedded-postgres.js';
+import { ShutdownState } from '../health/shutdown-state.js';
+import { seedDemo } from './demo-seed.js';
+
+/**
+ * `npm run demo`: the server (embedded PostgreSQL unless DATABASE_URL), a demo client, a demo
+ * psychologist and a paid session that can start now (the same ones on every run), and the links
+ * to open in two browser tabs.
+ */
+async function main(): Promise<void> {
+  process.env.ADMIN_EMAIL ??= 'admin@demo.local';
+  process.env.ADMIN_PASSWORD ??= 'demo-admin-password';
+  const config = loadConfig();
+  if (config.nodeEnv === 'production') {
+    throw new Error('npm run demo creates well-known accounts: not with NODE_ENV=production');
+  }
+  let embedded: EmbeddedPostgres | undefined;
+  if (!config.databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+  }
+  const secret = await resolveJwtSecret(config, (m) => process.stderr.write(`${m}\n`));
+  const app = await createApp({
+    config: { ...config, jwt: { ...config.jwt, secret } },
+    databaseUrl: config.databaseUrl ?? embedded!.url,
+  });
+  const stop = async () => {
+    app.get(ShutdownState).beginDraining();
+    await app.close();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  await app.listen({ port: config.port, host: config.host });
+  const port = new URL(await app.getUrl()).port;
+  const local = `http://127.0.0.1:${port}`;
+  const shown = `http://localhost:${port}`;
+  const demo = await seedDemo(local, config.admin!);
+  const link = (token: string) => `${shown}/demo/?sessionId=${demo.sessionId}#token=${token}`;
+  process.stdout.write(
+    [
+      '',
+      `Demo session ${demo.sessionId} (${demo.status}), scheduled ${demo.scheduledStart}.`,
+      'Open these two links in two tabs (or two browsers) and allow camera and microphone:',
+      `  client (${demo.client.email}):`,
+      `    ${link(demo.client.token)}`,
+      `  psychologist (${demo.psychologist.email}):`,
+      `    ${link(demo.psychologist.token)}`,
+      `Swagger UI: ${shown}/api/docs   AsyncAPI: ${shown}/api/asyncapi.json   Metrics: ${shown}/metrics`,
+      `Admin login: ${config.admin!.email} / ${config.admin!.password}`,
+      `Demo passwords: ${demo.password}. The links' tokens expire in ${config.jwt.expiresInSeconds} s; run again for fresh ones.`,
+      'Ctrl+C stops the server.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

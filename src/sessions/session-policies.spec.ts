@@ -1,0 +1,96 @@
+import { DomainError } from '../common/errors/domain-error.js';
+import {
+  assertRoomOpen,
+  callCapAt,
+  isRoomOpen,
+  noShowAt,
+  roomOpensAt,
+  summarizeAttendance,
+} from './session-policies.js';
+
+const T = new Date('2026-03-01T10:00:00.000Z');
+const at = (seconds: number) => new Date(T.getTime() + seconds * 1000);
+
+describe('session policies', () => {
+  it('opens the room JOIN_EARLY_MINUTES before the start, inclusive', () => {
+    expect(roomOpensAt(T, 15).toISOString()).toBe('2026-03-01T09:45:00.000Z');
+    expect(isRoomOpen(T, 15, at(-15 * 60))).toBe(true);
+    expect(isRoomOpen(T, 15, at(-15 * 60 - 1))).toBe(false);
+    expect(isRoomOpen(T, 0, at(-1))).toBe(false);
+    expect(isRoomOpen(T, 0, T)).toBe(true);
+  });
+
+  it('refuses too early with TOO_EARLY and the opening moment', () => {
+    expect(() => assertRoomOpen(T, 15, at(-15 * 60))).not.toThrow();
+    let thrown: unknown;
+    try {
+      assertRoomOpen(T, 15, at(-16 * 60));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(DomainError);
+    expect((thrown as DomainError).code).toBe('TOO_EARLY');
+    expect((thrown as DomainError).extra).toEqual({ opensAt: '2026-03-01T09:45:00.000Z' });
+  });
+
+  it('computes the no-show and cap deadlines', () => {
+    expect(noShowAt(T, 15).toISOString()).toBe('2026-03-01T10:15:00.000Z');
+    expect(callCapAt(T, 240).toISOString()).toBe('2026-03-01T14:00:00.000Z');
+  });
+
+  describe('attendance', () => {
+    it('is empty for someone who never came', () => {
+      expect(summarizeAttendance([], T)).toEqual({
+        firstJoinedAt: null,
+        lastLeftAt: null,
+        secondsPresent: 0,
+        stays: 0,
+      });
+    });
+
+    it('counts overlapping devices once and a rejoin as a new stay', () => {
+      const summary = summarizeAttendance(
+        [
+          { joinedAt: at(300), leftAt: at(400) },
+          { joinedAt: at(0), leftAt: at(60) },
+          { joinedAt: at(30), leftAt: at(120) },
+        ],
+        at(1000),
+      );
+      expect(summary).toEqual({
+        firstJoinedAt: at(0),
+        lastLeftAt: at(400),
+        secondsPresent: 220,
+        stays: 2,
+      });
+    });
+
+    it('treats back-to-back sockets as one stay and a contained one as nothing extra', () => {
+      const summary = summarizeAttendance(
+        [
+          { joinedAt: at(0), leftAt: at(100) },
+          { joinedAt: at(100), leftAt: at(150) },
+          { joinedAt: at(10), leftAt: at(20) },
+        ],
+        at(1000),
+      );
+      expect(summary).toMatchObject({ secondsPresent: 150, stays: 1, lastLeftAt: at(150) });
+    });
+
+    it('counts a stay still open up to now and has no last leave while present', () => {
+      const summary = summarizeAttendance(
+        [
+          { joinedAt: at(0), leftAt: at(50) },
+          { joinedAt: at(100), leftAt: null },
+        ],
+        at(160),
+      );
+      expect(summary).toEqual({
+        firstJoinedAt: at(0),
+        lastLeftAt: null,
+        secondsPresent: 110,
+        stays: 2,
+      });
+    });
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * The time rules around a session (PRODUCT.md section 6), pure so they can be tested on their own.
+ * The reconciler applies the deadlines in SQL with the same arithmetic.
+ */
+import { DomainError } from '../common/errors/domain-error.js';
+
+const MINUTE_MS = 60_000;
+
+/** The moment a session's room opens: `JOIN_EARLY_MINUTES` before its scheduled start. */
+export function roomOpensAt(scheduledStart: Date, joinEarlyMinutes: number): Date {
+  return new Date(scheduledStart.getTime() - joinEarlyMinutes * MINUTE_MS);
+}
+
+/** Whether the room is open at `now` (from its opening moment on, inclusive). */
+export function isRoomOpen(scheduledStart: Date, joinEarlyMinutes: number, now: Date): boolean {
+  return now.getTime() >= roomOpensAt(scheduledStart, joinEarlyMinutes).getTime();
+}
+
+/** The moment a Confirmed session that nobody started becomes No Show. */
+export function noShowAt(scheduledStart: Date, noShowAfterMinutes: number): Date {
+  return new Date(scheduledStart.getTime() + noShowAfterMinutes * MINUTE_MS);
+}
+
+/** The moment a running call is completed by the length cap. */
+export function callCapAt(videoCallStarted: Date, maxCallMinutes: number): Date {
+  return new Date(videoCallStarted.getTime() + maxCallMinutes * MINUTE_MS);
+}
+
+export interface Stay {
+  joinedAt: Date;
+  /** null while the socket is still in the room. */
+  leftAt: Date | null;
+}
+
+export interface AttendanceSummary {
+  firstJoinedAt: Date | null;
+  /** null when the participant never came or is in the room now. */
+  lastLeftAt: Date | null;
+  secondsPresent: number;
+  /** Separate stays: overlapping or touching sockets (two devices) count as one. */
+  stays: number;
+}
+
+/**
+ * One participant's attendance from their per-socket presence rows: the union of the intervals,
+ * so two devices at once count once, and every gap (a drop, then a rejoin) starts a new stay.
+ */
+export function summarizeAttendance(rows: readonly Stay[], now: Date): AttendanceSummary {
+  const intervals = rows
+    .map((r) => ({ from: r.joinedAt.getTime(), to: (r.leftAt ?? now).getTime(), open: !r.leftAt }))
+    .sort((a, b) => a.from - b.from);
+  if (intervals.length === 0) {
+    return { firstJoinedAt: null, lastLeftAt: null, secondsPresent: 0, stays: 0 };
+  }
+  let stays = 0;
+  let totalMs = 0;
+  let current: { from: number; to: number } | undefined;
+  for (const i of intervals) {
+    if (current && i.from <= current.to) {
+      current.to = Math.max(current.to, i.to);
+      continue;
+    }
+    if (current) {
+      totalMs += current.to - current.from;
+    }
+    current = { from: i.from, to: i.to };
+    stays++;
+  }
+  totalMs += current!.to - current!.from;
+  const present = intervals.some((i) => i.open);
+  const lastLeft = Math.max(...rows.filter((r) => r.leftAt).map((r) => r.leftAt!.getTime()));
+  return {
+    firstJoinedAt: new Date(intervals[0].from),
+    lastLeftAt: present || !Number.isFinite(lastLeft) ? null : new Date(lastLeft),
+    secondsPresent: Math.round(Math.max(0, totalMs) / 1000),
+    stays,
+  };
+}
+
+/** TOO_EARLY (409) before the room opens; the body's `opensAt` says when it does. */
+export function assertRoomOpen(scheduledStart: Date, joinEarlyMinutes: number, now: Date): void {
+  if (!isRoomOpen(scheduledStart, joinEarlyMinutes, now)) {
+    const opensAt = roomOpensAt(scheduledStart, joinEarlyMinutes).toISOString();
+    throw new DomainError('TOO_EARLY', `The room opens at ${opensAt}`, undefined, { opensAt });
+  }
+}

@@ -1,0 +1,195 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { postWebhook } from './webhook-delivery.js';
+import { signWebhook } from './webhook-signature.js';
+
+const TICK_MS = 500;
+const TIMEOUT_MS = 10_000;
+/** Deliveries handled per tick before the loop yields (it goes on at once when there are more). */
+const BATCH = 50;
+/** Deliveries sent at once by one instance, so that one slow endpoint does not hold up the rest. */
+const WORKERS = 4;
+/** Retry schedule: 5 s, then x3 each time, capped at 8 h; 11 attempts span about 20.5 hours. */
+const FIRST_RETRY_SECONDS = 5;
+const MAX_RETRY_SECONDS = 8 * 3600;
+export const MAX_ATTEMPTS = 11;
+
+/** Seconds to wait after the `attempt`-th failed attempt (1-based). */
+export function retryDelaySeconds(attempt: number): number {
+  return Math.min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 3 ** (attempt - 1));
+}
+
+class ShuttingDown extends Error {}
+
+interface DueDelivery {
+  id: string;
+  attempt_count: number;
+  url: string;
+  secret: string;
+  event_id: string;
+  type: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
+
+/**
+ * Sends the outbox's deliveries, on every instance. A delivery is taken with FOR UPDATE SKIP
+ * LOCKED and kept locked while it is sent, so instances never send it together, and a crash
+ * (the lock dies with the connection) leaves it pending for the next taker: at least once. A
+ * delivery is not taken while an earlier one of the same session to the same endpoint is still
+ * pending, so each endpoint sees a session's events in order.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(WebhookDispatcher.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+  /** Aborts the send in flight at shutdown; its transaction rolls back and the delivery stays due. */
+  private readonly shutdown = new AbortController();
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.schedule(0);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.shutdown.abort();
+    await this.running;
+  }
+
+  /** Sends due deliveries until none is left or the batch is done; returns how many it sent. */
+  async dispatchDue(limit = BATCH): Promise<number> {
+    let handled = 0;
+    while (handled < limit && !this.stopped) {
+      const sent = await this.db.transaction((m) => this.dispatchOne(m));
+      if (!sent) {
+        break;
+      }
+      handled++;
+    }
+    return handled;
+  }
+
+  private async dispatchOne(m: EntityManager): Promise<boolean> {
+    const rows: DueDelivery[] = await m.query(
+      `SELECT d.id, d.attempt_count, e.url, e.secret, ev.id AS event_id, ev.type, ev.data, ev.created_at
+         FROM webhook_deliveries d
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         JOIN webhook_events ev ON ev.id = d.event_id
+        WHERE d.state = 'pending' AND d.next_attempt_at <= now()
+          AND NOT EXISTS (
+                SELECT 1 FROM webhook_deliveries p
+                 WHERE p.endpoint_id = d.endpoint_id AND p.session_id = d.session_id
+                   AND p.state = 'pending' AND p.event_seq < d.event_seq)
+        ORDER BY d.next_attempt_at, d.event_seq
+        LIMIT 1
+        FOR UPDATE OF d SKIP LOCKED`,
+    );
+    const due = rows[0];
+    if (!due) {
+      return false;
+    }
+    const body = JSON.stringify({
+      id: due.event_id,
+      type: due.type,
+      timestamp: due.created_at.toISOString(),
+      data: due.data,
+    });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const result = await postWebhook(
+      due.url,
+      {
+        'webhook-id': due.event_id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWebhook(due.secret, due.event_id, timestamp, body),
+      },
+      body,
+      {
+        allowPrivate: this.config.webhookAllowPrivate,
+        timeoutMs: TIMEOUT_MS,
+        signal: this.shutdown.signal,
+      },
+    );
+    if (this.shutdown.signal.aborted) {
+      // Not an attempt: another instance (or this one after its restart) sends it again.
+      throw new ShuttingDown();
+    }
+    const delivered = result.status !== null && result.status >= 200 && result.status < 300;
+    const attempt = due.attempt_count + 1;
+    const error = result.error ?? (delivered ? null : `answered ${result.status ?? 'nothing'}`);
+    const state = delivered ? 'delivered' : attempt >= MAX_ATTEMPTS ? 'failed' : 'pending';
+    await m.query(
+      `INSERT INTO webhook_attempts (delivery_id, response_status, error) VALUES ($1, $2, $3)`,
+      [due.id, result.status, error],
+    );
+    await m.query(
+      `UPDATE webhook_deliveries
+          SET attempt_count = $2, state = $3, next_attempt_at = now() + make_interval(secs => $4)
+        WHERE id = $1`,
+      [due.id, attempt, state, retryDelaySeconds(attempt)],
+    );
+    if (state === 'failed') {
+      this.logger.warn(`webhook delivery ${due.id} given up after ${attempt} attempts: ${error}`);
+    }
+    return true;
+  }
+
+  /** One cheap look (partial index) before the workers start: most ticks find nothing. */
+  private async anythingDue(): Promise<boolean> {
+    try {
+      const rows: { due: boolean }[] = await this.db.query(
+        `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= now()) AS due`,
+      );
+      return rows[0]?.due === true;
+    } catch (error) {
+      this.logger.error(
+        `webhook dispatch failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return false;
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) {
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.running = this.tick();
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    // allSettled: a failing worker must not leave the others running unawaited at shutdown.
+    const results = await Promise.allSettled(
+      Array.from({ length: (await this.anythingDue()) ? WORKERS : 0 }, () => this.dispatchDue()),
+    );
+    let more = false;
+    for (const result of results) {
+      if (result.status === 'fulfilled') {
+        more ||= result.value >= BATCH;
+      } else if (!(result.reason instanceof ShuttingDown)) {
+        const error: unknown = result.reason;
+        this.logger.error(
+          `webhook dispatch failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    this.schedule(more ? 0 : TICK_MS);
+  }
+}
