@@ -44,6 +44,11 @@ const schemas: Record<string, Schema> = {
         properties: {
           code: { type: 'string', enum: Object.keys(ERROR_CODES) },
           message: { type: 'string' },
+          opensAt: {
+            type: 'string',
+            format: 'date-time',
+            description: 'With TOO_EARLY (join-room): when the room opens',
+          },
         },
       },
     },

@@ -6,7 +6,7 @@ import jwt from 'jsonwebtoken';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'socket.io-client';
 import { VideoCallGateway } from '../../src/video-call/video-call.gateway.js';
-import { confirmedSession } from '../factories/sessions.js';
+import { bookSession, confirmedSession, createParty, pay } from '../factories/sessions.js';
 import { connectAs, connectRoom, connected, eventually, request } from '../utils/socket-client.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../utils/test-app.js';
 
@@ -236,6 +236,18 @@ describe('AsyncAPI document of the /video-calls namespace', () => {
       expect(
         await call(client, 'signal', { sessionId: other.id, type: 'answer', data: offer }),
       ).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
+      // A room that is not open yet says when it opens.
+      const later = await createParty(t);
+      const future = await bookSession(t, later, {
+        scheduledStart: new Date(Date.now() + 2 * 3600_000).toISOString(),
+      });
+      await pay(t, later, future.id);
+      const early = trace(await connectAs(t.url, later.client.token));
+      sockets.push(early);
+      expect(await call(early, 'join-room', { sessionId: future.id })).toMatchObject({
+        ok: false,
+        error: { code: 'TOO_EARLY', opensAt: expect.any(String) },
+      });
       // What the server refuses, the schema refuses too.
       const malformed = { sessionId: 'nope' };
       expect(requests.get('join-room')!(malformed)).toBe(false);
