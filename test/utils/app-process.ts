@@ -42,7 +42,10 @@ export async function spawnApp(
     (resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`app did not start: ${out}`)), startTimeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // no orphan server left behind by a failed start
+      reject(new Error(`app did not start: ${out}`));
+    }, startTimeoutMs);
     const onData = () => {
       const match = /listening on (http:\/\/[^\s]+)/.exec(out);
       if (match) {
