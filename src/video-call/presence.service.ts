@@ -78,7 +78,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * join at the same moment on however many instances).
    */
   async join(sessionId: string, user: AuthUser, socketId: string): Promise<JoinResult> {
-    const { result, change, firstSocket } = await this.db.transaction(async (m) => {
+    const { result, change, firstSocket, role } = await this.db.transaction(async (m) => {
       const session = await this.lockSession(m, sessionId);
       assertAccess(
         {
@@ -135,7 +135,6 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       };
     });
     if (firstSocket) {
-      const role = result.participants.find((p) => p.userId === user.id)!.role;
       this.roomEvents.emit({
         type: 'participant-joined',
         sessionId,
