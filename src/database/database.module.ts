@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from './database-options.js';
 import { migrateUnderLock } from './migrate.js';
+import { Sql } from './sql.js';
 
 @Module({})
 export class DatabaseModule {
@@ -10,6 +11,9 @@ export class DatabaseModule {
   static forRoot(url: string): DynamicModule {
     return {
       module: DatabaseModule,
+      global: true,
+      providers: [Sql],
+      exports: [Sql],
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => buildDataSourceOptions(url),

@@ -1,8 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
-import { recordWebhookEvent } from '../webhooks/webhook-outbox.js';
+import { Sql } from '../database/sql.js';
+import type { WebhookEventType } from '../webhooks/webhook-events.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
+import {
+  SESSION_RECORD_COLUMNS,
+  sessionRecordOf,
+  type SessionRecord,
+  type SessionRecordRow,
+} from './session-record.js';
 import {
   CONFIRMED_PAYMENT_STATUSES,
   transitionFor,
@@ -21,17 +29,15 @@ export interface TransitionInput {
   reason?: string | null;
 }
 
-interface TransitionRow {
-  client_id: string;
-  psychologist_id: string;
-  from_status: SessionStatus;
-  to_status: SessionStatus;
-  at: Date;
-  video_call_started: Date | null;
-  video_call_ended: Date | null;
-  call_duration_minutes: number | null;
+type TransitionRow = SessionRecordRow & { from_status: SessionStatus; at: Date };
+
+/** A transition that happened, and the session as it left it. */
+export interface AppliedTransition {
+  change: SessionStatusChanged;
+  session: SessionRecord;
 }
 
+const STATUS_CHANGED: WebhookEventType = 'session.status_changed';
 const SHORT_CALL_SECONDS = 60;
 const LONG_CALL_SECONDS = 4 * 3600;
 
@@ -47,89 +53,50 @@ export class SessionLifecycleService {
   constructor(
     @InjectEntityManager() private readonly manager: EntityManager,
     private readonly events: SessionEvents,
+    private readonly sql: Sql,
   ) {}
 
-  /** Applies and publishes a transition on its own; null when the session was not in a `from` status. */
-  async apply(input: TransitionInput): Promise<SessionStatusChanged | null> {
-    // A transaction of its own: the status change, its history row and its webhook event commit together.
-    const change = await this.manager.transaction((m) => this.applyWithin(m, input));
-    if (change) {
-      this.publish(change);
+  /**
+   * Applies and publishes a transition on its own: one statement, so one round trip (a single
+   * statement is atomic, no transaction around it is needed). Null when the session was not in a
+   * `from` status.
+   */
+  async apply(input: TransitionInput): Promise<AppliedTransition | null> {
+    const { name, text, values } = transitionStatement(input);
+    const [row] = await this.sql.rows<TransitionRow>(name, text, values);
+    if (!row) {
+      return null;
     }
-    return change;
+    const applied = { change: this.changeOf(input, row), session: sessionRecordOf(row) };
+    this.publish(applied.change);
+    return applied;
   }
 
   /**
-   * Applies a transition inside the caller's transaction (`manager` must be transactional: the
-   * webhook outbox row is a second statement). The caller publishes the returned change
-   * with `publish` after its commit, so nobody hears of a change that was rolled back.
+   * Applies a transition inside the caller's transaction (`manager` is transactional). The caller
+   * publishes the returned change with `publish` after its commit, so nobody hears of a change
+   * that was rolled back.
    */
   async applyWithin(
     manager: EntityManager,
     input: TransitionInput,
   ): Promise<SessionStatusChanged | null> {
-    const rule = transitionFor(input.cause);
-    const params: unknown[] = [input.sessionId, rule.from, rule.to, input.actorId, input.cause];
-    const set: string[] = [];
-    const where: string[] = [];
-    switch (input.cause) {
-      case 'start':
-      case 'auto-start':
-        set.push('video_call_started = now()');
-        params.push(CONFIRMED_PAYMENT_STATUSES);
-        where.push(`s.payment_status = ANY($${params.length}::text[])`);
-        break;
-      case 'end':
-      case 'auto-end':
-      case 'max-duration':
-        params.push(input.endedAt ?? null);
-        set.push(
-          `video_call_ended = GREATEST(COALESCE($${params.length}::timestamptz, now()), s.video_call_started)`,
-          `call_duration_minutes = round(extract(epoch FROM GREATEST(COALESCE($${params.length}::timestamptz, now()), s.video_call_started) - s.video_call_started) / 60)`,
-        );
-        break;
-      case 'cancel':
-        params.push(input.reason ?? null);
-        set.push(`cancel_reason = $${params.length}`);
-        break;
-      case 'no-show':
-        // Who never came, from the presence record, fixed with the transition.
-        set.push(
-          `no_show_client = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.client_id)`,
-          `no_show_psychologist = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.psychologist_id)`,
-        );
-        break;
-      case 'payment':
-        break;
-    }
-    const rows: TransitionRow[] = await manager.query(
-      `WITH prev AS (
-         SELECT id, status FROM sessions WHERE id = $1 FOR UPDATE
-       ), moved AS (
-         UPDATE sessions s
-            SET status = $3, updated_at = now()${set.map((x) => `, ${x}`).join('')}
-           FROM prev
-          WHERE s.id = prev.id AND s.status = ANY($2::text[])${where.map((x) => ` AND ${x}`).join('')}
-          RETURNING s.id, s.client_id, s.psychologist_id, prev.status AS from_status, s.status AS to_status,
-                    s.video_call_started, s.video_call_ended, s.call_duration_minutes
-       ), logged AS (
-         INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
-         SELECT id, from_status, to_status, now(), $4, $5 FROM moved
-         RETURNING at
-       )
-       SELECT m.*, l.at FROM moved m CROSS JOIN logged l`,
-      params,
-    );
-    const row = rows[0];
-    if (!row) {
-      return null;
-    }
+    const { text, values } = transitionStatement(input);
+    const [row] = await manager.query<TransitionRow[]>(text, values);
+    return row ? this.changeOf(input, row) : null;
+  }
+
+  publish(change: SessionStatusChanged): void {
+    this.events.emitStatusChanged(change);
+  }
+
+  private changeOf(input: TransitionInput, row: TransitionRow): SessionStatusChanged {
     const change: SessionStatusChanged = {
       sessionId: input.sessionId,
       clientId: row.client_id,
       psychologistId: row.psychologist_id,
       from: row.from_status,
-      to: row.to_status,
+      to: row.status,
       cause: input.cause,
       actorId: input.actorId,
       at: row.at,
@@ -137,24 +104,8 @@ export class SessionLifecycleService {
       videoCallEnded: row.video_call_ended,
       duration: row.call_duration_minutes,
     };
-    await recordWebhookEvent(manager, {
-      type: 'session.status_changed',
-      sessionId: change.sessionId,
-      data: {
-        sessionId: change.sessionId,
-        from: change.from,
-        to: change.to,
-        cause: change.cause,
-        actorId: change.actorId,
-        at: change.at.toISOString(),
-      },
-    });
     this.warnOnOddDuration(change);
     return change;
-  }
-
-  publish(change: SessionStatusChanged): void {
-    this.events.emitStatusChanged(change);
   }
 
   private warnOnOddDuration(change: SessionStatusChanged): void {
@@ -168,4 +119,94 @@ export class SessionLifecycleService {
       );
     }
   }
+}
+
+/**
+ * The whole transition as one statement: lock the row, move it only from an allowed status (and
+ * only when the cause's own conditions hold), write its history row and, when an endpoint wants
+ * it, its webhook event and deliveries. No row back: the session was not in a `from` status (or
+ * does not exist). Returned: the session after the change with both names, the old status and
+ * the history row's time.
+ */
+function transitionStatement(input: TransitionInput): {
+  name: string;
+  text: string;
+  values: unknown[];
+} {
+  const rule = transitionFor(input.cause);
+  const values: unknown[] = [
+    input.sessionId,
+    rule.from,
+    rule.to,
+    input.actorId,
+    input.cause,
+    randomUUID(),
+  ];
+  const set: string[] = [];
+  const where: string[] = [];
+  switch (input.cause) {
+    case 'start':
+    case 'auto-start':
+      set.push('video_call_started = now()');
+      values.push(CONFIRMED_PAYMENT_STATUSES);
+      where.push(`s.payment_status = ANY($${values.length}::text[])`);
+      break;
+    case 'end':
+    case 'auto-end':
+    case 'max-duration':
+      values.push(input.endedAt ?? null);
+      set.push(
+        `video_call_ended = GREATEST(COALESCE($${values.length}::timestamptz, now()), s.video_call_started)`,
+        `call_duration_minutes = round(extract(epoch FROM GREATEST(COALESCE($${values.length}::timestamptz, now()), s.video_call_started) - s.video_call_started) / 60)`,
+      );
+      break;
+    case 'cancel':
+      values.push(input.reason ?? null);
+      set.push(`cancel_reason = $${values.length}`);
+      break;
+    case 'no-show':
+      // Who never came, from the presence record, fixed with the transition.
+      set.push(
+        `no_show_client = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.client_id)`,
+        `no_show_psychologist = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.psychologist_id)`,
+      );
+      break;
+    case 'payment':
+      break;
+  }
+  const text = `WITH prev AS (
+       SELECT id, status FROM sessions WHERE id = $1 FOR UPDATE
+     ), moved AS (
+       UPDATE sessions s
+          SET status = $3, updated_at = now()${set.map((x) => `, ${x}`).join('')}
+         FROM prev
+        WHERE s.id = prev.id AND s.status = ANY($2::text[])${where.map((x) => ` AND ${x}`).join('')}
+        RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status
+     ), logged AS (
+       INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
+       SELECT id, from_status, status, now(), $4, $5 FROM moved
+       RETURNING at
+     ), subscribers AS (
+       SELECT id FROM webhook_endpoints WHERE '${STATUS_CHANGED}' = ANY(events)
+     ), event AS (
+       -- The webhook event commits with the change it reports, or not at all; written under the
+       -- session's row lock, so its seq follows the order of the changes.
+       INSERT INTO webhook_events (id, type, session_id, data)
+       SELECT $6, '${STATUS_CHANGED}', m.id, jsonb_build_object(
+                'sessionId', m.id, 'from', m.from_status, 'to', m.status, 'cause', $5::text,
+                'actorId', $4::uuid,
+                'at', to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+         FROM moved m CROSS JOIN logged l
+        WHERE EXISTS (SELECT 1 FROM subscribers)
+       RETURNING id, seq
+     ), queued AS (
+       INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
+       SELECT sub.id, e.id, e.seq, $1 FROM subscribers sub CROSS JOIN event e
+     )
+     SELECT m.*, l.at, c.name AS client_name, p.name AS psychologist_name
+       FROM moved m
+       CROSS JOIN logged l
+       JOIN users c ON c.id = m.client_id
+       JOIN users p ON p.id = m.psychologist_id`;
+  return { name: `transition:${input.cause}`, text, values };
 }

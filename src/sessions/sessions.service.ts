@@ -5,6 +5,7 @@ import type { AuthUser } from '../auth/auth-user.js';
 import { User, type UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { isExclusionViolation } from '../database/postgres-errors.js';
+import { Sql } from '../database/sql.js';
 import type {
   BookSessionDto,
   CancelSessionDto,
@@ -14,6 +15,12 @@ import type {
 import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
 import { ACCESS, assertAccess, type AccessRule } from './session-access.js';
 import { SessionLifecycleService } from './session-lifecycle.service.js';
+import {
+  SESSION_RECORD_SQL,
+  sessionRecordOf,
+  type SessionRecord,
+  type SessionRecordRow,
+} from './session-record.js';
 import { SessionStatusChange } from './session-status-change.entity.js';
 import { isPaymentConfirmed } from './session-transitions.js';
 import { Session } from './session.entity.js';
@@ -36,26 +43,20 @@ export class SessionsService {
     private readonly changes: Repository<SessionStatusChange>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly lifecycle: SessionLifecycleService,
+    private readonly sql: Sql,
   ) {}
 
   /** Loads a session with both parties' names; 404 when it does not exist. */
-  async findOrFail(id: string): Promise<Session> {
-    // A query builder rather than findOne: findOne adds `take: 1`, and with joined relations
-    // TypeORM then runs two queries (distinct ids, then rows). The id is the key: one query.
-    const session = await this.sessions
-      .createQueryBuilder('s')
-      .leftJoinAndSelect('s.client', 'client')
-      .leftJoinAndSelect('s.psychologist', 'psychologist')
-      .where('s.id = :id', { id })
-      .getOne();
-    if (!session) {
+  async findOrFail(id: string): Promise<SessionRecord> {
+    const [row] = await this.sql.rows<SessionRecordRow>('session-record', SESSION_RECORD_SQL, [id]);
+    if (!row) {
       throw new DomainError('NOT_FOUND', `Session ${id} does not exist`);
     }
-    return session;
+    return sessionRecordOf(row);
   }
 
   /** Existence, then role, membership and payment as the rule says. */
-  async findAuthorized(id: string, user: AuthUser, rule: AccessRule): Promise<Session> {
+  async findAuthorized(id: string, user: AuthUser, rule: AccessRule): Promise<SessionRecord> {
     const session = await this.findOrFail(id);
     assertAccess(session, user, rule);
     return session;
@@ -180,20 +181,20 @@ export class SessionsService {
 
   async cancel(id: string, dto: CancelSessionDto, user: AuthUser): Promise<SessionView> {
     const session = await this.findAuthorized(id, user, ACCESS.cancel);
-    const change = await this.lifecycle.apply({
+    const applied = await this.lifecycle.apply({
       sessionId: id,
       cause: 'cancel',
       actorId: user.id,
       reason: dto.reason ?? null,
     });
-    if (!change) {
+    if (!applied) {
       const current = await this.findOrFail(id);
       throw new DomainError(
         'INVALID_TRANSITION',
         `A session can be cancelled only while Pending or Confirmed; it is ${current.status ?? session.status}`,
       );
     }
-    return this.view(id);
+    return SessionView.of(applied.session);
   }
 
   async history(id: string, user: AuthUser): Promise<StatusChangeView[]> {

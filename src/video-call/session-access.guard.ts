@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AuthUser } from '../auth/auth-user.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import type { AccessRule } from '../sessions/session-access.js';
-import type { Session } from '../sessions/session.entity.js';
+import type { SessionRecord } from '../sessions/session-record.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 
 const SESSION_ACCESS = 'video-call:sessionAccess';
@@ -16,7 +16,7 @@ const SESSION_ACCESS = 'video-call:sessionAccess';
  */
 export const SessionAccess = (rule: AccessRule) => SetMetadata(SESSION_ACCESS, rule);
 
-export type RequestWithSession = FastifyRequest & { user: AuthUser; session?: Session };
+export type RequestWithSession = FastifyRequest & { user: AuthUser; session?: SessionRecord };
 
 /**
  * Runs after the global token guard: a malformed id is 400, an unknown session 404, then the

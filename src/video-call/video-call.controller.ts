@@ -41,7 +41,7 @@ export class VideoCallController {
     'INVALID_TRANSITION',
   )
   start(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {
-    return this.calls.start(req.session!.id, user);
+    return this.calls.start(req.session!, user);
   }
 
   @Post('end/:sessionId')
@@ -61,7 +61,7 @@ export class VideoCallController {
     'INVALID_TRANSITION',
   )
   end(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {
-    return this.calls.end(req.session!.id, user);
+    return this.calls.end(req.session!, user);
   }
 
   @Get('session/:sessionId')

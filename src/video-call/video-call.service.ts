@@ -7,7 +7,7 @@ import { SessionView } from '../sessions/dto/session.views.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
 import { assertRoomOpen } from '../sessions/session-policies.js';
 import { isPaymentConfirmed } from '../sessions/session-transitions.js';
-import type { Session } from '../sessions/session.entity.js';
+import type { SessionRecord } from '../sessions/session-record.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { CallParticipantView, VideoCallView } from './dto/video-call.views.js';
 import { PresenceService } from './presence.service.js';
@@ -25,43 +25,57 @@ export class VideoCallService {
    * Confirmed -> In Progress. Idempotent: when the call is already running (another participant
    * pressed start first), the caller gets the session unchanged and no second transition is made.
    * Before `JOIN_EARLY_MINUTES` ahead of the scheduled start: TOO_EARLY with `opensAt`.
+   * `session` is the row the access guard read.
    */
-  async start(sessionId: string, user: AuthUser): Promise<SessionView> {
+  async start(session: SessionRecord, user: AuthUser): Promise<SessionView> {
     // The window is checked before the status (contract order); time only moves forward, so a
     // room found open stays open for the transition below.
-    const scheduled = await this.sessions.findOrFail(sessionId);
-    assertRoomOpen(scheduled.scheduledStart, this.config.joinEarlyMinutes, new Date());
-    const change = await this.lifecycle.apply({ sessionId, cause: 'start', actorId: user.id });
-    const session = await this.sessions.findOrFail(sessionId);
-    if (!change && session.status !== 'In Progress') {
-      if (!isPaymentConfirmed(session.paymentStatus)) {
-        throw new DomainError(
-          'PAYMENT_NOT_CONFIRMED',
-          'The payment for this session is not confirmed',
-        );
-      }
+    assertRoomOpen(session.scheduledStart, this.config.joinEarlyMinutes, new Date());
+    const applied = await this.lifecycle.apply({
+      sessionId: session.id,
+      cause: 'start',
+      actorId: user.id,
+    });
+    if (applied) {
+      return SessionView.of(applied.session);
+    }
+    const current = await this.sessions.findOrFail(session.id);
+    if (current.status === 'In Progress') {
+      return SessionView.of(current);
+    }
+    if (!isPaymentConfirmed(current.paymentStatus)) {
       throw new DomainError(
-        'INVALID_TRANSITION',
-        `A call can start only when the session is Confirmed; it is ${session.status}`,
+        'PAYMENT_NOT_CONFIRMED',
+        'The payment for this session is not confirmed',
       );
     }
-    return SessionView.of(session);
+    throw new DomainError(
+      'INVALID_TRANSITION',
+      `A call can start only when the session is Confirmed; it is ${current.status}`,
+    );
   }
 
   /** In Progress -> Completed. Idempotent on an already completed session. */
-  async end(sessionId: string, user: AuthUser): Promise<SessionView> {
-    const change = await this.lifecycle.apply({ sessionId, cause: 'end', actorId: user.id });
-    const session = await this.sessions.findOrFail(sessionId);
-    if (!change && session.status !== 'Completed') {
+  async end(session: SessionRecord, user: AuthUser): Promise<SessionView> {
+    const applied = await this.lifecycle.apply({
+      sessionId: session.id,
+      cause: 'end',
+      actorId: user.id,
+    });
+    if (applied) {
+      return SessionView.of(applied.session);
+    }
+    const current = await this.sessions.findOrFail(session.id);
+    if (current.status !== 'Completed') {
       throw new DomainError(
         'INVALID_TRANSITION',
-        `Only a call in progress can end; the session is ${session.status}`,
+        `Only a call in progress can end; the session is ${current.status}`,
       );
     }
-    return SessionView.of(session);
+    return SessionView.of(current);
   }
 
-  async details(session: Session): Promise<VideoCallView> {
+  async details(session: SessionRecord): Promise<VideoCallView> {
     const present = await this.presence.currentStays(session.id);
     const party = (
       userId: string,
@@ -89,7 +103,7 @@ export class VideoCallService {
 }
 
 export function callSeconds(
-  session: Pick<Session, 'videoCallStarted' | 'videoCallEnded'>,
+  session: Pick<SessionRecord, 'videoCallStarted' | 'videoCallEnded'>,
   now: Date,
 ): number {
   if (!session.videoCallStarted) {

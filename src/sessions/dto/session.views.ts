@@ -7,7 +7,7 @@ import {
   type SessionStatus,
   type TransitionCause,
 } from '../session-transitions.js';
-import type { Session } from '../session.entity.js';
+import type { SessionRecord } from '../session-record.js';
 
 export class PartyView {
   @ApiProperty({ format: 'uuid' })
@@ -80,7 +80,7 @@ export class SessionView {
   updatedAt: string;
 
   /** Needs `client` and `psychologist` loaded. */
-  static of(s: Session): SessionView {
+  static of(s: SessionRecord): SessionView {
     return {
       id: s.id,
       clientId: s.clientId,

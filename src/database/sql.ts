@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool, QueryResultRow } from 'pg';
+import { DataSource } from 'typeorm';
+
+/**
+ * Hand-written SQL on the hot paths (a session read, a transition), straight on the pool that
+ * TypeORM opened: no query builder, no entity hydration, and a named prepared statement, so
+ * PostgreSQL parses and plans each statement once per connection. Profiles of `GET
+ * /api/sessions/:id` put TypeORM's query building and result transformation at about a sixth of
+ * the CPU per request. Everything else keeps using TypeORM.
+ */
+@Injectable()
+export class Sql {
+  private readonly pool: Pool;
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    // TypeORM's PostgreSQL driver keeps its pg.Pool as `master` (typed `any` there).
+    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  /**
+   * Runs one statement outside any transaction (a single statement is atomic on its own).
+   * `name` identifies the prepared statement: one name, one text.
+   */
+  async rows<T extends QueryResultRow>(
+    name: string,
+    text: string,
+    values: unknown[],
+  ): Promise<T[]> {
+    const result = await this.pool.query<T>({ name, text, values });
+    return result.rows;
+  }
+}
