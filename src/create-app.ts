@@ -1,10 +1,11 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { requestIdOf } from './common/http/request-id.js';
+import { createRootLogger, NestPinoLogger, RequestLog } from './common/logging/logger.js';
 import { polishOpenApi } from './api-docs/openapi-polish.js';
 import { installHttpMetrics } from './metrics/http-metrics.js';
 import { serveDemo } from './demo/serve-demo.js';
@@ -17,11 +18,16 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
  * Builds the whole application (HTTP, WebSocket, docs) without listening, so `main.ts` and the
  * tests assemble it the same way.
  */
-export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
+export async function createApp(
+  options: AppModuleOptions & { logTo?: DestinationStream },
+): Promise<NestFastifyApplication> {
   const { config } = options;
-  // Fastify's request id is the one every log line carries (nestjs-pino adopts it) and the one
+  // Fastify's request id is the one every request's log lines carry (its child logger) and the one
   // echoed in `x-request-id` below.
+  const logger = createRootLogger(config.logLevel, options.logTo);
   const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    logController: new RequestLog(),
     bodyLimit: BODY_LIMIT_BYTES,
     // Only behind a proxy that sets X-Forwarded-For: otherwise clients could pick their address
     // (and so their rate-limit bucket).
@@ -34,12 +40,11 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
     AppModule.forRoot(options),
     adapter,
     {
-      bufferLogs: true,
+      logger: new NestPinoLogger(logger),
       abortOnError: false,
       bodyParser: false,
     },
   );
-  app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(RedisFanout)));
   // Prometheus scrapes /metrics at the root, outside the API.
   app.setGlobalPrefix('api', { exclude: ['metrics'] });

@@ -337,6 +337,42 @@ describe('HTTP errors and common behaviour', () => {
       const again = await t.api.get('/api/auth/me').set('Authorization', user.auth);
       expect(again.status).toBe(200);
     });
+
+    it('log the whole error under the request id', async () => {
+      const lines: Array<Record<string, any>> = [];
+      const logged = await startTestApp({
+        env: { LOG_LEVEL: 'info' },
+        logTo: { write: (line: string) => lines.push(JSON.parse(line)) },
+      });
+      try {
+        const user = await registerUser(logged, 'client');
+        await logged.dataSource.query('ALTER TABLE users RENAME TO users_hidden_for_test');
+        let res;
+        try {
+          res = await logged.api
+            .get('/api/auth/me')
+            .set('Authorization', user.auth)
+            .set('x-request-id', 'failing-request-1');
+        } finally {
+          await logged.dataSource.query('ALTER TABLE users_hidden_for_test RENAME TO users');
+        }
+        expect(res.status).toBe(500);
+        const ofRequest = lines.filter((l) => l.reqId === 'failing-request-1');
+        const error = ofRequest.find((l) => l.msg === 'unexpected error');
+        expect(error).toMatchObject({
+          level: 50,
+          err: { message: expect.stringMatching(/users/) },
+        });
+        expect(error!.err.stack).toMatch(/\n\s+at /);
+        // One access line per request, with its outcome, and no credentials in any line.
+        expect(ofRequest.filter((l) => l.msg === 'request completed')).toEqual([
+          expect.objectContaining({ method: 'GET', url: '/api/auth/me', statusCode: 500 }),
+        ]);
+        expect(JSON.stringify(lines)).not.toContain(user.token);
+      } finally {
+        await logged.close();
+      }
+    });
   });
 
   describe('headers on every response', () => {

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
 import request from 'supertest';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
@@ -24,6 +25,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Reuse an existing database (a second instance); by default each app gets a fresh one. */
   db?: TestDatabase;
+  /** Where the app's log lines go (pino JSON lines); LOG_LEVEL in `env` decides which. */
+  logTo?: DestinationStream;
 }
 
 /** The real application on `listen(0)` against real PostgreSQL, configured as in production. */
@@ -40,7 +43,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     WS_RATE_LIMIT: '100000',
     ...options.env,
   });
-  const app = await createApp({ config, databaseUrl: db.url });
+  const app = await createApp({ config, databaseUrl: db.url, logTo: options.logTo });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = await app.getUrl();
   return {

@@ -1,21 +1,22 @@
-import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toErrorResponse } from './error-response.js';
 
 /** The one place REST errors become responses (the WebSocket has its own mapper). */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('HttpExceptionFilter');
-
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') {
       throw exception;
     }
     const { status, body, unexpected } = toErrorResponse(exception);
     if (unexpected) {
-      this.logger.error(
-        exception instanceof Error ? (exception.stack ?? exception.message) : exception,
-      );
+      // The whole error (stack, SQL, driver text) goes to the log under the request's id; the
+      // body says only INTERNAL.
+      host
+        .switchToHttp()
+        .getRequest<FastifyRequest>()
+        .log.error({ err: exception }, 'unexpected error');
     }
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
