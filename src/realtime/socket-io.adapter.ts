@@ -1,7 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { Server, ServerOptions } from 'socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
+import { bindMessageHandlers } from './bind-message-handlers.js';
 import type { RedisFanout } from './redis-fanout.js';
 
 /**
@@ -17,6 +20,14 @@ export class SocketIoAdapter extends IoAdapter {
     private readonly fanout: RedisFanout,
   ) {
     super(app);
+  }
+
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    bindMessageHandlers(socket, handlers, transform);
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
