@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { isUniqueViolation } from '../database/postgres-errors.js';
+import { Sql } from '../database/sql.js';
 import { PasswordHasher } from './password-hasher.js';
 import { User, type UserRole } from './user.entity.js';
 
@@ -22,6 +23,7 @@ export class UsersService implements OnApplicationBootstrap {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
+    private readonly sql: Sql,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -49,13 +51,30 @@ export class UsersService implements OnApplicationBootstrap {
     return this.users.findOneBy({ id });
   }
 
-  /** With the password hash, for login only. */
-  findByEmailWithHash(email: string): Promise<User | null> {
-    return this.users
-      .createQueryBuilder('u')
-      .addSelect('u.passwordHash')
-      .where('u.email = :email', { email: email.toLowerCase() })
-      .getOne();
+  /** With the password hash, for login only (a prepared statement: every login runs it). */
+  async findByEmailWithHash(email: string): Promise<User | null> {
+    const [row] = await this.sql.rows<{
+      id: string;
+      email: string;
+      name: string;
+      role: UserRole;
+      password_hash: string;
+      created_at: Date;
+    }>(
+      'user-by-email',
+      'SELECT id, email, name, role, password_hash, created_at FROM users WHERE email = $1',
+      [email.toLowerCase()],
+    );
+    return row
+      ? Object.assign(new User(), {
+          id: row.id,
+          email: row.email,
+          name: row.name,
+          role: row.role,
+          passwordHash: row.password_hash,
+          createdAt: row.created_at,
+        })
+      : null;
   }
 
   /** ADMIN_EMAIL / ADMIN_PASSWORD: the account exists as an admin with that password after start-up. */
