@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Subscription } from 'rxjs';
@@ -15,6 +16,7 @@ import {
   type PaymentStatus,
   type SessionStatus,
 } from '../sessions/session-transitions.js';
+import type { WebhookEventType } from '../webhooks/webhook-events.js';
 import { recordWebhookEvent } from '../webhooks/webhook-outbox.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { RoomEvents, type ParticipantRole } from './room-events.js';
@@ -40,6 +42,39 @@ interface LockedSession {
   payment_status: PaymentStatus;
   scheduled_start: Date;
 }
+
+const PARTICIPANT_JOINED: WebhookEventType = 'participant.joined';
+
+/**
+ * A socket's stay begins: run right after the session row is locked. Returns the users present
+ * now (the joiner included), each with whether they were already present before this socket.
+ * $1 session, $2 user, $3 role, $4 socket, $5 instance, $6 webhook event id, $7 the time.
+ */
+const JOIN_SQL = `WITH before AS (
+    SELECT DISTINCT user_id, role FROM room_presence WHERE session_id = $1 AND left_at IS NULL
+  ), stay AS (
+    INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING
+  ), occupied AS (
+    UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL
+  ), subscribers AS (
+    SELECT id FROM webhook_endpoints
+     WHERE '${PARTICIPANT_JOINED}' = ANY(events) AND NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)
+  ), event AS (
+    INSERT INTO webhook_events (id, type, session_id, data)
+    SELECT $6, '${PARTICIPANT_JOINED}', $1, jsonb_build_object(
+             'sessionId', $1::uuid, 'userId', $2::uuid, 'role', $3::text, 'at', $7::text)
+     WHERE EXISTS (SELECT 1 FROM subscribers)
+    RETURNING id, seq
+  ), queued AS (
+    INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
+    SELECT sub.id, e.id, e.seq, $1 FROM subscribers sub CROSS JOIN event e
+  )
+  SELECT user_id AS "userId", role, true AS "wasPresent" FROM before
+  UNION ALL
+  SELECT $2::uuid, $3::text, false WHERE NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)
+  ORDER BY role`;
 
 /**
  * Who is in which room, kept in PostgreSQL so that every instance sees the same truth and a
@@ -75,9 +110,15 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   /**
    * Puts a socket in a session's room. With the session row locked: checks who may join, records
    * the stay, and starts the call when both participants are now present (once, however many
-   * join at the same moment on however many instances).
+   * join at the same moment on however many instances). `admitted` runs once the checks have
+   * passed and before the commit: the transport's room is entered only by those allowed in.
    */
-  async join(sessionId: string, user: AuthUser, socketId: string): Promise<JoinResult> {
+  async join(
+    sessionId: string,
+    user: AuthUser,
+    socketId: string,
+    admitted?: () => void | Promise<void>,
+  ): Promise<JoinResult> {
     const { result, change, firstSocket, role } = await this.db.transaction(async (m) => {
       const session = await this.lockSession(m, sessionId);
       assertAccess(
@@ -96,27 +137,21 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
           `The room is open only while the session is Confirmed or In Progress; it is ${session.status}`,
         );
       }
+      await admitted?.();
       const role: ParticipantRole = user.id === session.client_id ? 'client' : 'psychologist';
-      const before = await this.presentUsers(m, sessionId);
-      await m.query(
-        `INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING`,
-        [sessionId, user.id, role, socketId, this.instance.id],
-      );
-      await m.query(
-        `UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL`,
-        [sessionId],
-      );
-      const firstSocket = !before.some((p) => p.userId === user.id);
-      if (firstSocket) {
-        await recordWebhookEvent(m, {
-          type: 'participant.joined',
-          sessionId,
-          data: { sessionId, userId: user.id, role, at: new Date().toISOString() },
-        });
-      }
-      const participants = await this.presentUsers(m, sessionId);
+      // One statement after the lock (so its snapshot sees every committed stay): who was here,
+      // the new stay, the room no longer empty, and `participant.joined` for a user's first socket.
+      const rows = await m.query<Array<PresentParticipant & { wasPresent: boolean }>>(JOIN_SQL, [
+        sessionId,
+        user.id,
+        role,
+        socketId,
+        this.instance.id,
+        randomUUID(),
+        new Date().toISOString(),
+      ]);
+      const firstSocket = !rows.some((p) => p.userId === user.id && p.wasPresent);
+      const participants = rows.map(({ userId, role }) => ({ userId, role }));
       let status: SessionStatus = session.status;
       let started = null;
       if (status === 'Confirmed' && participants.length === 2) {

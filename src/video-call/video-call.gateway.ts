@@ -119,10 +119,13 @@ export class VideoCallGateway
       const { sessionId } = await parseMessage(JoinRoomMessage, body);
       const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, socket.data.user.id)];
       const wasIn = socket.rooms.has(rooms[0]);
-      // In the room before the join commits, so the joiner hears the auto-start it may cause.
-      await socket.join(rooms);
       try {
-        return await this.presence.join(sessionId, socket.data.user, socket.id);
+        // Into the room only once the join is allowed, so a stranger never hears or signals into
+        // it, not even while its refusal is being decided; and before the join commits, so the
+        // joiner hears the auto-start it may cause.
+        return await this.presence.join(sessionId, socket.data.user, socket.id, () =>
+          socket.join(rooms),
+        );
       } catch (error) {
         if (!wasIn) {
           rooms.forEach((r) => void socket.leave(r));
