@@ -76,6 +76,46 @@ const JOIN_SQL = `WITH before AS (
   SELECT $2::uuid, $3::text, false WHERE NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)
   ORDER BY role`;
 
+const PARTICIPANT_LEFT: WebhookEventType = 'participant.left';
+
+/**
+ * A socket's stay ends: run right after the session row is locked. No row when the socket was
+ * not in the room. When it was the user's last socket, `participant.left` is recorded; when it
+ * was the room's last socket and the call is running, the room is empty from now (auto-end
+ * counts from here). The statement's snapshot still sees the closed row open, hence the
+ * `socket_id <> $2` below.
+ * $1 session, $2 socket, $3 reason, $4 webhook event id, $5 the time.
+ */
+const LEAVE_SQL = `WITH closed AS (
+    UPDATE room_presence SET left_at = now(), left_reason = $3
+     WHERE session_id = $1 AND socket_id = $2 AND left_at IS NULL
+     RETURNING user_id, role, left_at
+  ), others AS (
+    SELECT DISTINCT user_id FROM room_presence
+     WHERE session_id = $1 AND left_at IS NULL AND socket_id <> $2
+  ), gone AS (
+    SELECT c.user_id, c.role FROM closed c WHERE c.user_id NOT IN (SELECT user_id FROM others)
+  ), emptied AS (
+    UPDATE sessions SET room_emptied_at = (SELECT max(left_at) FROM closed)
+     WHERE id = $1 AND status = 'In Progress'
+       AND EXISTS (SELECT 1 FROM closed) AND NOT EXISTS (SELECT 1 FROM others)
+  ), subscribers AS (
+    SELECT id FROM webhook_endpoints
+     WHERE '${PARTICIPANT_LEFT}' = ANY(events) AND EXISTS (SELECT 1 FROM gone)
+  ), event AS (
+    INSERT INTO webhook_events (id, type, session_id, data)
+    SELECT $4, '${PARTICIPANT_LEFT}', $1, jsonb_build_object(
+             'sessionId', $1::uuid, 'userId', g.user_id, 'role', g.role, 'at', $5::text)
+      FROM gone g
+     WHERE EXISTS (SELECT 1 FROM subscribers)
+    RETURNING id, seq
+  ), queued AS (
+    INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
+    SELECT sub.id, e.id, e.seq, $1 FROM subscribers sub CROSS JOIN event e
+  )
+  SELECT c.user_id AS "userId", c.user_id IN (SELECT user_id FROM others) AS "stillPresent"
+    FROM closed c`;
+
 /**
  * Who is in which room, kept in PostgreSQL so that every instance sees the same truth and a
  * status decision and the presence it depends on are read and written in one transaction.
@@ -192,25 +232,14 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   ): Promise<boolean> {
     const left = await this.db.transaction(async (m) => {
       await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
-      const rows: { user_id: string; role: ParticipantRole }[] = await m.query(
-        `WITH closed AS (
-           UPDATE room_presence SET left_at = now(), left_reason = $3
-            WHERE session_id = $1 AND socket_id = $2 AND left_at IS NULL
-            RETURNING user_id, role
-         )
-         SELECT user_id, role FROM closed`,
-        [sessionId, socketId, reason],
-      );
-      const userId = rows[0]?.user_id;
-      if (!userId) {
-        return undefined;
-      }
-      const stillPresent = (await this.presentUsers(m, sessionId)).some((p) => p.userId === userId);
-      if (!stillPresent) {
-        await this.recordLeft(m, sessionId, userId, rows[0].role);
-      }
-      await this.markEmptyIfVacant(m, sessionId);
-      return { userId, stillPresent };
+      const [row] = await m.query<Array<{ userId: string; stillPresent: boolean }>>(LEAVE_SQL, [
+        sessionId,
+        socketId,
+        reason,
+        randomUUID(),
+        new Date().toISOString(),
+      ]);
+      return row;
     });
     if (!left) {
       return false;
