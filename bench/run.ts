@@ -95,6 +95,7 @@ async function main(): Promise<void> {
       DATA_DIR: dataDir,
       AUTH_RATE_LIMIT: '100000',
       WS_RATE_LIMIT: '100000',
+      WS_CONNECT_RATE_LIMIT: '100000',
       // S4 empties rooms for a while on purpose; no call may auto-end under it.
       EMPTY_ROOM_TIMEOUT_SECONDS: '3600',
     });

@@ -1,11 +1,17 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
+import { toErrorResponse } from './common/errors/error-response.js';
 import { createValidationPipe } from './common/errors/validation.js';
 import { requestIdOf } from './common/http/request-id.js';
 import { createRootLogger, NestPinoLogger, RequestLog } from './common/logging/logger.js';
+import {
+  fallbackSecurityHeaders,
+  registerSecurityHeaders,
+} from './common/http/security-headers.js';
 import { polishOpenApi } from './api-docs/openapi-polish.js';
 import { installHttpMetrics } from './metrics/http-metrics.js';
 import { serveDemo } from './demo/serve-demo.js';
@@ -33,6 +39,20 @@ export async function createApp(
     // (and so their rate-limit bucket).
     trustProxy: config.trustProxy,
     genReqId: requestIdOf,
+    // The router answers a malformed URL (400) or an over-long parameter (414) itself, before any
+    // hook runs (and so before helmet and the onSend hook below): their headers are set here.
+    // This replaces the adapter's default, which only runs Nest's own security-header hook
+    // (app.useSecurityHeaders(), not used: helmet does that job).
+    // The body is the API's error body, like every other error's (not Fastify's own `code`).
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const { status, body } = toErrorResponse(error);
+      void reply.headers({ ...fallbackSecurityHeaders(config), 'x-request-id': request.id });
+      void reply.status(status).send(body);
+    },
+    // An id longer than the router's default limit (100 characters) would be refused by the router
+    // with a 414; it reaches the id pipe instead, a 400 VALIDATION_FAILED like any malformed id.
+    // Node's header size limit (16 KiB) bounds the URL anyway.
+    routerOptions: { maxParamLength: 16 * 1024 },
   });
   // bodyParser: false keeps Nest from adding its JSON and urlencoded parsers: the API takes JSON
   // only (Fastify's own parser, under bodyLimit); any other media type is a 415.
@@ -45,6 +65,9 @@ export async function createApp(
       bodyParser: false,
     },
   );
+  // Before the plugins and routes below, so that helmet's request hook covers them all (answers
+  // sent before any hook runs get the fallback headers: see security-headers.ts).
+  await registerSecurityHeaders(app, config);
   app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(RedisFanout)));
   // Prometheus scrapes /metrics at the root, outside the API.
   app.setGlobalPrefix('api', { exclude: ['metrics'] });
@@ -62,11 +85,6 @@ export async function createApp(
   // large, bad JSON, wrong media type) to HttpExceptions and runs them through the global filter.
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
-    void reply.header('x-content-type-options', 'nosniff');
-    void reply.header('x-frame-options', 'DENY');
-    if (config.nodeEnv === 'production') {
-      void reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
-    }
     done(null, payload);
   });
 

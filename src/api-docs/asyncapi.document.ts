@@ -343,6 +343,8 @@ export function buildAsyncApiDocument(server: AsyncApiServer): Record<string, un
         'Connect with `io(BASE + "/video-calls", { auth: { token }, transports: ["websocket"] })`.',
         'A missing or bad token fails the handshake: the client gets `connect_error` with message',
         '`"UNAUTHENTICATED"`. Messages over `WS_RATE_LIMIT` a second are answered `RATE_LIMITED`.',
+        'Handshakes over `WS_CONNECT_RATE_LIMIT` a minute from one address fail with `connect_error`',
+        '`"RATE_LIMITED"` (`data`: `{ code, retryAfter }`, seconds).',
         '',
         'REST: the OpenAPI document at `/api/docs-json`.',
       ].join('\n'),

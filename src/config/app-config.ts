@@ -27,6 +27,8 @@ export interface AppConfig {
   presenceHeartbeatSeconds: number;
   authRateLimit: number;
   wsRateLimit: number;
+  /** WebSocket handshakes allowed per client address per minute (per instance). */
+  wsConnectRateLimit: number;
   /** `true` = any origin (development default), otherwise the exact allowed origins. */
   corsOrigins: true | string[];
   joinEarlyMinutes: number;
@@ -246,6 +248,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     presenceHeartbeatSeconds: r.int('PRESENCE_HEARTBEAT_SECONDS', 5, 1, 300),
     authRateLimit: r.int('AUTH_RATE_LIMIT', 20, 1, 100_000),
     wsRateLimit: r.int('WS_RATE_LIMIT', 50, 1, 100_000),
+    wsConnectRateLimit: r.int('WS_CONNECT_RATE_LIMIT', 60, 1, 100_000),
     corsOrigins,
     joinEarlyMinutes: r.int('JOIN_EARLY_MINUTES', 15, 0, 24 * 60),
     maxCallMinutes: r.int('MAX_CALL_MINUTES', 240, 1, 24 * 60),

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import type { Socket } from 'socket.io';
+import type { ExtendedError, Socket } from 'socket.io';
 import { RateLimiter } from '../common/rate-limit/rate-limiter.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -8,17 +8,49 @@ import { APP_CONFIG } from '../config/config.module.js';
 const FLOOD_FACTOR = 5;
 
 /**
- * WS_RATE_LIMIT messages a second per socket (bursts up to the same number). Extra messages are
- * not processed: they get an acknowledgement with RATE_LIMITED; a socket that goes on flooding
- * (FLOOD_FACTOR times the limit refused in a row) is disconnected.
+ * The client address of a handshake, as Fastify's `request.ip` has it for REST: the left-most
+ * X-Forwarded-For entry when TRUST_PROXY is on (behind a balancer that sets it), otherwise the
+ * peer address. Without TRUST_PROXY the header is ignored: a client could pick its bucket.
+ */
+export function handshakeAddress(socket: Socket, trustProxy: boolean): string {
+  const forwarded = socket.handshake.headers['x-forwarded-for'];
+  const first = trustProxy && typeof forwarded === 'string' ? forwarded.split(',')[0].trim() : '';
+  return first !== '' ? first : socket.handshake.address;
+}
+
+/**
+ * The socket rate limits. WS_CONNECT_RATE_LIMIT handshakes a minute per client address (bursts up
+ * to the same number): an attempt past it fails with connect_error "RATE_LIMITED". WS_RATE_LIMIT
+ * messages a second per socket (bursts up to the same number): extra messages are not processed,
+ * they get an acknowledgement with RATE_LIMITED; a socket that goes on flooding (FLOOD_FACTOR
+ * times the limit refused in a row) is disconnected. Counters are per instance: N instances
+ * behind a balancer admit up to N times the rates.
  */
 @Injectable()
 export class SocketRateLimit implements OnModuleDestroy {
   private readonly limiter: RateLimiter;
+  private readonly handshakes: RateLimiter;
   private readonly refusedInARow = new Map<string, number>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.limiter = new RateLimiter(config.wsRateLimit, 1000);
+    this.handshakes = new RateLimiter(config.wsConnectRateLimit, 60_000);
+  }
+
+  /**
+   * Takes a handshake attempt of the socket's address: undefined when it may go on, otherwise the
+   * error for the namespace middleware's `next` (the client's connect_error: message
+   * RATE_LIMITED, `data` with the code and `retryAfter` in seconds). Counted before the token is
+   * checked, so attempts with bad tokens use up the budget too.
+   */
+  admitHandshake(socket: Socket): ExtendedError | undefined {
+    const verdict = this.handshakes.take(handshakeAddress(socket, this.config.trustProxy));
+    if (verdict.allowed) {
+      return undefined;
+    }
+    const error: ExtendedError = new Error('RATE_LIMITED');
+    error.data = { code: 'RATE_LIMITED', retryAfter: Math.ceil(verdict.retryAfterMs / 1000) };
+    return error;
   }
 
   attach(socket: Socket): void {
@@ -53,5 +85,6 @@ export class SocketRateLimit implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.limiter.close();
+    this.handshakes.close();
   }
 }

@@ -71,6 +71,9 @@ export class VideoCallGateway
 
   afterInit(namespace: Namespace): void {
     this.metrics.observeNamespace(namespace);
+    // Handshakes per client address first, so attempts with bad tokens count too: past the
+    // limit the client gets connect_error "RATE_LIMITED".
+    namespace.use((socket, next) => next(this.rateLimit.admitHandshake(socket)));
     // A bad token never becomes a connection: the client gets connect_error "UNAUTHENTICATED".
     namespace.use((socket, next) => {
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;

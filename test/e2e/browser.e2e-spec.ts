@@ -25,6 +25,42 @@ function collectErrors(page: Page): string[] {
   return errors;
 }
 
+/**
+ * The Content-Security-Policy violations a page reports (`securitypolicyviolation` events, which
+ * also fire for blocked code that fails silently), across navigations. Call before `goto`.
+ */
+async function collectCspViolations(page: Page): Promise<string[]> {
+  const violations: string[] = [];
+  await page.exposeFunction('reportCspViolation', (violation: string) => {
+    violations.push(violation);
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const report = (globalThis as unknown as Record<string, (v: string) => void>)
+        .reportCspViolation;
+      report(`${e.effectiveDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+  return violations;
+}
+
+/**
+ * Proves the page runs under an enforced policy that the collector sees: an injected inline script
+ * does not run and is reported. Call last: the refusal is also a console error.
+ */
+async function expectInlineScriptRefused(page: Page, violations: string[]): Promise<void> {
+  const before = violations.length;
+  const ran = await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'globalThis.inlineScriptRan = true';
+    document.body.append(script);
+    return (globalThis as unknown as Record<string, unknown>).inlineScriptRan === true;
+  });
+  expect(ran).toBe(false);
+  await eventually(() => Promise.resolve(violations.length > before), 5000);
+  expect(violations.slice(before).join('\n')).toMatch(/^script-src/);
+}
+
 (chromiumAvailable() ? describe : describe.skip)('in Chromium', () => {
   let t: TestApp;
   let browser: Browser;
@@ -55,7 +91,9 @@ function collectErrors(page: Page): string[] {
       try {
         const page = await context.newPage();
         const errors = collectErrors(page);
-        await page.goto(`${t.url}/api/docs`);
+        const violations = await collectCspViolations(page);
+        const response = await page.goto(`${t.url}/api/docs`);
+        expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
         await page.locator('.opblock').first().waitFor({ timeout: BROWSER_TIMEOUT_MS });
         expect(await page.locator('.opblock').count()).toBe(operationCount);
 
@@ -78,6 +116,8 @@ function collectErrors(page: Page): string[] {
         await status.scrollIntoViewIfNeeded();
         await page.screenshot({ path: screenshotPath('swagger-ui'), fullPage: false });
         expect(errors).toEqual([]);
+        expect(violations).toEqual([]);
+        await expectInlineScriptRefused(page, violations);
       } finally {
         await context.close();
       }
@@ -95,9 +135,11 @@ function collectErrors(page: Page): string[] {
         contexts.push(context);
         const page = await context.newPage();
         const errors = collectErrors(page);
+        const violations = await collectCspViolations(page);
         // Through /demo (the redirect keeps the query; the browser keeps the fragment).
-        await page.goto(`${t.url}/demo?sessionId=${id}#token=${token}`);
-        return { page, errors };
+        const response = await page.goto(`${t.url}/demo?sessionId=${id}#token=${token}`);
+        expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
+        return { page, errors, violations };
       };
       try {
         const client = await open(party.client.token);
@@ -143,6 +185,8 @@ function collectErrors(page: Page): string[] {
           .set('Authorization', party.client.auth);
         expect(session.body.status).toBe('In Progress');
         expect([...client.errors, ...psychologist.errors]).toEqual([]);
+        expect([...client.violations, ...psychologist.violations]).toEqual([]);
+        await expectInlineScriptRefused(client.page, client.violations);
 
         // Both tabs close: the room is empty, and after the grace period the call completes.
         await Promise.all(contexts.splice(0).map((c) => c.close()));

@@ -1,7 +1,8 @@
 import { confirmedSession } from '../factories/sessions.js';
 import { PASSWORD, registerUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
-import { connectAs, eventually, request } from '../utils/socket-client.js';
+import { io, type Socket } from 'socket.io-client';
+import { connectAs, connected, connectRoom, eventually, request } from '../utils/socket-client.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 
 describe('rate limits', () => {
@@ -84,6 +85,109 @@ describe('rate limits', () => {
       expect(gone).toBe(true);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('WebSocket handshakes per client address (WS_CONNECT_RATE_LIMIT)', () => {
+  const CONNECT_LIMIT = 5;
+  const sockets: Socket[] = [];
+  afterEach(() => {
+    sockets.splice(0).forEach((s) => s.disconnect());
+  });
+
+  /** The handshake's outcome: 'connected' or the connect_error (message and data). */
+  async function attempt(
+    url: string,
+    token: string,
+    headers?: Record<string, string>,
+  ): Promise<{ message: string; data?: unknown }> {
+    const socket = headers
+      ? io(`${url}/video-calls`, {
+          auth: { token },
+          transports: ['websocket'],
+          reconnection: false,
+          forceNew: true,
+          extraHeaders: headers,
+        })
+      : connectRoom(url, token);
+    sockets.push(socket);
+    try {
+      await connected(socket);
+      return { message: 'connected' };
+    } catch (error) {
+      const { message, data } = error as Error & { data?: unknown };
+      return { message, data };
+    }
+  }
+
+  const openSockets = async (t: TestApp) =>
+    Number(/^video_call_open_sockets (\d+)$/m.exec((await t.api.get('/metrics')).text)?.[1]);
+
+  it('refuses the attempt past the limit with connect_error RATE_LIMITED, good token or bad, and records nothing', async () => {
+    const t = await startTestApp({ env: { WS_CONNECT_RATE_LIMIT: String(CONNECT_LIMIT) } });
+    try {
+      const user = await registerUser(t, 'client');
+      const first: string[] = [];
+      for (let i = 0; i < CONNECT_LIMIT; i++) {
+        first.push((await attempt(t.url, user.token)).message);
+      }
+      expect(first).toEqual(Array(CONNECT_LIMIT).fill('connected'));
+
+      const refused = await attempt(t.url, user.token);
+      expect(refused).toEqual({
+        message: 'RATE_LIMITED',
+        data: { code: 'RATE_LIMITED', retryAfter: expect.any(Number) },
+      });
+      expect((refused.data as { retryAfter: number }).retryAfter).toBeGreaterThanOrEqual(1);
+      // Counted before the token check: a bad token is refused for the rate, not the token.
+      expect((await attempt(t.url, 'not-a-jwt')).message).toBe('RATE_LIMITED');
+      // Without TRUST_PROXY a forged X-Forwarded-For does not buy a fresh budget.
+      expect((await attempt(t.url, user.token, { 'x-forwarded-for': '203.0.113.7' })).message).toBe(
+        'RATE_LIMITED',
+      );
+
+      // Only the admitted sockets exist, and they still work; REST is not throttled by it.
+      expect(await openSockets(t)).toBe(CONNECT_LIMIT);
+      const admitted = sockets.slice(0, CONNECT_LIMIT);
+      expect(admitted.every((s) => s.connected)).toBe(true);
+      const ack = await request(admitted[0], 'leave-room', {
+        sessionId: '00000000-0000-4000-8000-000000000000',
+      });
+      expect(ack).toEqual({ ok: true });
+      await t.api.get('/api/auth/me').set('Authorization', user.auth).expect(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('counts attempts with bad tokens too', async () => {
+    const t = await startTestApp({ env: { WS_CONNECT_RATE_LIMIT: String(CONNECT_LIMIT) } });
+    try {
+      const user = await registerUser(t, 'client');
+      const outcomes: string[] = [];
+      for (let i = 0; i < CONNECT_LIMIT; i++) {
+        outcomes.push((await attempt(t.url, i % 2 === 0 ? 'not-a-jwt' : '')).message);
+      }
+      expect(outcomes).toEqual(Array(CONNECT_LIMIT).fill('UNAUTHENTICATED'));
+      expect((await attempt(t.url, user.token)).message).toBe('RATE_LIMITED');
+      expect(await openSockets(t)).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('keys on the X-Forwarded-For client address with TRUST_PROXY', async () => {
+    const t = await startTestApp({ env: { WS_CONNECT_RATE_LIMIT: '1', TRUST_PROXY: 'true' } });
+    try {
+      const user = await registerUser(t, 'client');
+      const from = (address: string) =>
+        attempt(t.url, user.token, { 'x-forwarded-for': `${address}, 10.0.0.2` });
+      expect((await from('198.51.100.1')).message).toBe('connected');
+      expect((await from('198.51.100.1')).message).toBe('RATE_LIMITED');
+      expect((await from('198.51.100.2')).message).toBe('connected');
+    } finally {
+      await t.close();
     }
   });
 });

@@ -31,6 +31,7 @@ export async function spawnApp(
       LOG_LEVEL: 'warn',
       AUTH_RATE_LIMIT: '100000',
       WS_RATE_LIMIT: '100000',
+      WS_CONNECT_RATE_LIMIT: '100000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

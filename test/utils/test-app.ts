@@ -41,6 +41,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     // Every test client comes from 127.0.0.1: the throttles are raised unless a test sets them.
     AUTH_RATE_LIMIT: '100000',
     WS_RATE_LIMIT: '100000',
+    WS_CONNECT_RATE_LIMIT: '100000',
     ...options.env,
   });
   const app = await createApp({ config, databaseUrl: db.url, logTo: options.logTo });
