@@ -205,6 +205,21 @@ const schemas: Record<string, Schema> = {
     properties: { expiresAt: dateTime },
     examples: [{ expiresAt: '2026-12-01T10:00:00.000Z' }],
   },
+  TokenExpired: {
+    type: 'object',
+    required: ['code', 'message'],
+    additionalProperties: false,
+    properties: {
+      code: { type: 'string', const: 'UNAUTHENTICATED' },
+      message: { type: 'string' },
+    },
+    examples: [
+      {
+        code: 'UNAUTHENTICATED',
+        message: 'The access token expired: connect again with a fresh one',
+      },
+    ],
+  },
 };
 
 interface MessageSpec {
@@ -284,6 +299,12 @@ const messages: Record<string, MessageSpec> = {
       "About 60 s before the socket's token expires; send renew-token or be disconnected at expiry",
     payload: schemaRef('TokenExpiring'),
   },
+  tokenExpired: {
+    name: 'token-expired',
+    summary:
+      "The socket's token has expired (no renew-token came in time): the server disconnects it right after this event",
+    payload: schemaRef('TokenExpired'),
+  },
 };
 
 /** Client -> server events: operation id, request message, acknowledgement message. */
@@ -301,6 +322,7 @@ const SENT: Array<[string, string]> = [
   ['participantLeft', 'participantLeft'],
   ['sessionStatus', 'sessionStatus'],
   ['tokenExpiring', 'tokenExpiring'],
+  ['tokenExpired', 'tokenExpired'],
 ];
 
 const CHANNEL = '#/channels/videoCalls';

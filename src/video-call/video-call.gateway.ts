@@ -33,7 +33,8 @@ import { sessionRoom, sessionUserRoom } from './room-names.js';
 interface SocketState {
   user: AuthUser;
   expiresAt: Date;
-  timers: NodeJS.Timeout[];
+  /** The next step of the token's clock: the warning, then the disconnect. */
+  expiry?: NodeJS.Timeout;
 }
 
 type RoomSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
@@ -82,7 +83,7 @@ export class VideoCallGateway
       }
       this.tokens.verify(token).then(
         ({ id, role, expiresAt }) => {
-          (socket as RoomSocket).data = { user: { id, role }, expiresAt, timers: [] };
+          (socket as RoomSocket).data = { user: { id, role }, expiresAt };
           next();
         },
         () => next(new Error('UNAUTHENTICATED')),
@@ -104,7 +105,7 @@ export class VideoCallGateway
   }
 
   async handleDisconnect(socket: RoomSocket): Promise<void> {
-    socket.data.timers?.forEach(clearTimeout);
+    clearTimeout(socket.data.expiry);
     this.rateLimit.detach(socket);
     try {
       await this.presence.disconnect(socket.id);
@@ -126,9 +127,17 @@ export class VideoCallGateway
         // Into the room only once the join is allowed, so a stranger never hears or signals into
         // it, not even while its refusal is being decided; and before the join commits, so the
         // joiner hears the auto-start it may cause.
-        return await this.presence.join(sessionId, socket.data.user, socket.id, () =>
+        const joined = await this.presence.join(sessionId, socket.data.user, socket.id, () =>
           socket.join(rooms),
         );
+        if (socket.disconnected) {
+          // The socket went away while its join was being committed: its disconnect cleanup may
+          // have looked for its presence before the row existed, which would leave it open for
+          // good. Closed here (closing it twice is a no-op).
+          rooms.forEach((r) => void socket.leave(r));
+          await this.presence.leave(sessionId, socket.id, 'disconnect');
+        }
+        return joined;
       } catch (error) {
         if (!wasIn) {
           rooms.forEach((r) => void socket.leave(r));
@@ -191,17 +200,29 @@ export class VideoCallGateway
     });
   }
 
+  /**
+   * One timer per socket: `token-expiring` about a minute before the token's expiry, then at the
+   * expiry `token-expired` (the reason, since a server-side disconnect carries none) and the
+   * disconnect. A renewal starts the clock again.
+   */
   private scheduleExpiry(socket: RoomSocket): void {
-    socket.data.timers.forEach(clearTimeout);
+    clearTimeout(socket.data.expiry);
     const expiresAt = socket.data.expiresAt;
-    const left = expiresAt.getTime() - Date.now();
-    socket.data.timers = [
-      setTimeout(
-        () => socket.emit('token-expiring', { expiresAt: expiresAt.toISOString() }),
-        Math.max(0, left - EXPIRY_WARNING_MS),
-      ),
-      setTimeout(() => socket.disconnect(true), Math.max(0, left)),
-    ];
+    const left = () => expiresAt.getTime() - Date.now();
+    const expire = () => {
+      socket.emit('token-expired', {
+        code: 'UNAUTHENTICATED',
+        message: 'The access token expired: connect again with a fresh one',
+      });
+      socket.disconnect(true);
+    };
+    socket.data.expiry = setTimeout(
+      () => {
+        socket.emit('token-expiring', { expiresAt: expiresAt.toISOString() });
+        socket.data.expiry = setTimeout(expire, Math.max(0, left()));
+      },
+      Math.max(0, left() - EXPIRY_WARNING_MS),
+    );
   }
 
   private onStatusChanged(change: SessionStatusChanged): void {

@@ -7,7 +7,14 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'socket.io-client';
 import { VideoCallGateway } from '../../src/video-call/video-call.gateway.js';
 import { bookSession, confirmedSession, createParty, pay } from '../factories/sessions.js';
-import { connectAs, connectRoom, connected, eventually, request } from '../utils/socket-client.js';
+import {
+  connectAs,
+  connectRoom,
+  connected,
+  eventually,
+  nextEvent,
+  request,
+} from '../utils/socket-client.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../utils/test-app.js';
 
 // ajv-formats is CommonJS with a default export that ESM sees as the module object.
@@ -153,6 +160,7 @@ describe('AsyncAPI document of the /video-calls namespace', () => {
       'participant-left',
       'session-status',
       'signal',
+      'token-expired',
       'token-expiring',
     ]);
   });
@@ -269,12 +277,29 @@ describe('AsyncAPI document of the /video-calls namespace', () => {
           ),
         ),
       );
+      // A token that runs out while connected: token-expired, then the disconnect.
+      const expiring = trace(
+        connectRoom(
+          t.url,
+          jwt.sign({ role: 'client' }, TEST_JWT_SECRET, {
+            subject: party.client.id,
+            algorithm: 'HS256',
+            issuer: t.config.jwt.issuer,
+            audience: t.config.jwt.audience,
+            expiresIn: 2,
+          }),
+        ),
+      );
+      sockets.push(expiring);
+      await connected(expiring);
+      await nextEvent(expiring, 'disconnect', () => true, 6000);
       // The whole vocabulary went over the wire in this call.
       expect(names('event')).toEqual([
         'participant-joined',
         'participant-left',
         'session-status',
         'signal',
+        'token-expired',
         'token-expiring',
       ]);
       expect(names('request')).toEqual(['join-room', 'leave-room', 'renew-token', 'signal']);

@@ -72,8 +72,11 @@ describe('video room (WebSocket)', () => {
         expiresIn: 2,
       });
       const socket = await open(shortLived);
+      const told = nextEvent(socket, 'token-expired', () => true, 5000);
       const reason = await nextEvent<string>(socket, 'disconnect', () => true, 5000);
       expect(reason).toBe('io server disconnect');
+      // The client is told why before the server hangs up.
+      expect(await told).toEqual({ code: 'UNAUTHENTICATED', message: expect.any(String) });
     });
   });
 
