@@ -3,7 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { DomainError } from './domain-error.js';
 import type { ErrorCode } from './error-codes.js';
-import { validationFailed } from './validation.js';
+import { assertSafeInput, validationFailed } from './validation.js';
 
 export type Ack<T extends object = object> =
   | ({ ok: true } & T)
@@ -32,6 +32,7 @@ export async function parseMessage<T extends object>(
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new DomainError('VALIDATION_FAILED', 'The payload must be an object');
   }
+  assertSafeInput(payload);
   const message = plainToInstance(type, payload);
   const errors = await validate(message, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length > 0) {
