@@ -87,7 +87,9 @@ const PARTICIPANT_LEFT: WebhookEventType = 'participant.left';
  * $1 session, $2 socket, $3 reason, $4 webhook event id, $5 the time.
  */
 const LEAVE_SQL = `WITH closed AS (
-    UPDATE room_presence SET left_at = now(), left_reason = $3
+    -- now() is when this transaction began: a join of the same socket may have committed since,
+    -- with a later joined_at (the stay then lasted no time, and left_at >= joined_at holds).
+    UPDATE room_presence SET left_at = GREATEST(now(), joined_at), left_reason = $3
      WHERE session_id = $1 AND socket_id = $2 AND left_at IS NULL
      RETURNING user_id, role, left_at
   ), others AS (
@@ -96,7 +98,11 @@ const LEAVE_SQL = `WITH closed AS (
   ), gone AS (
     SELECT c.user_id, c.role FROM closed c WHERE c.user_id NOT IN (SELECT user_id FROM others)
   ), emptied AS (
-    UPDATE sessions SET room_emptied_at = (SELECT max(left_at) FROM closed)
+    -- As of the latest leave, which need not be this one: now() is when a transaction began, and
+    -- one that began earlier may have taken the row lock later.
+    UPDATE sessions SET room_emptied_at = GREATEST(
+             (SELECT max(left_at) FROM closed),
+             (SELECT max(left_at) FROM room_presence WHERE session_id = $1))
      WHERE id = $1 AND status = 'In Progress'
        AND EXISTS (SELECT 1 FROM closed) AND NOT EXISTS (SELECT 1 FROM others)
   ), subscribers AS (
