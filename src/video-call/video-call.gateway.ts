@@ -35,6 +35,8 @@ interface SocketState {
   expiresAt: Date;
   /** The next step of the token's clock: the warning, then the disconnect. */
   expiry?: NodeJS.Timeout;
+  /** The socket's join/leave in progress: room commands of one socket apply in the order sent. */
+  roomCommands?: Promise<void>;
 }
 
 type RoomSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
@@ -121,29 +123,7 @@ export class VideoCallGateway
   ): Promise<Ack<JoinResult>> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(JoinRoomMessage, body);
-      const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, socket.data.user.id)];
-      const wasIn = socket.rooms.has(rooms[0]);
-      try {
-        // Into the room only once the join is allowed, so a stranger never hears or signals into
-        // it, not even while its refusal is being decided; and before the join commits, so the
-        // joiner hears the auto-start it may cause.
-        const joined = await this.presence.join(sessionId, socket.data.user, socket.id, () =>
-          socket.join(rooms),
-        );
-        if (socket.disconnected) {
-          // The socket went away while its join was being committed: its disconnect cleanup may
-          // have looked for its presence before the row existed, which would leave it open for
-          // good. Closed here (closing it twice is a no-op).
-          rooms.forEach((r) => void socket.leave(r));
-          await this.presence.leave(sessionId, socket.id, 'disconnect');
-        }
-        return joined;
-      } catch (error) {
-        if (!wasIn) {
-          rooms.forEach((r) => void socket.leave(r));
-        }
-        throw error;
-      }
+      return this.inOrder(socket, () => this.join(socket, sessionId));
     });
   }
 
@@ -151,11 +131,64 @@ export class VideoCallGateway
   leaveRoom(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(LeaveRoomMessage, body);
-      await socket.leave(sessionRoom(sessionId));
-      await socket.leave(sessionUserRoom(sessionId, socket.data.user.id));
-      await this.presence.leave(sessionId, socket.id);
+      await this.inOrder(socket, async () => {
+        // A socket that is not in the room has no open stay there (it enters the room before its
+        // stay commits, and leaves it when the stay closes): nothing to do, and no row to lock.
+        if (!socket.rooms.has(sessionRoom(sessionId))) {
+          return;
+        }
+        await socket.leave(sessionRoom(sessionId));
+        await socket.leave(sessionUserRoom(sessionId, socket.data.user.id));
+        await this.presence.leave(sessionId, socket.id);
+      });
       return {};
     });
+  }
+
+  private async join(socket: RoomSocket, sessionId: string): Promise<JoinResult> {
+    const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, socket.data.user.id)];
+    const wasIn = socket.rooms.has(rooms[0]);
+    try {
+      // Into the room only once the join is allowed, so a stranger never hears or signals into
+      // it, not even while its refusal is being decided; and before the join commits, so the
+      // joiner hears the auto-start it may cause.
+      const joined = await this.presence.join(sessionId, socket.data.user, socket.id, () =>
+        socket.join(rooms),
+      );
+      if (socket.disconnected) {
+        // The socket went away while its join was being committed: its disconnect cleanup may
+        // have looked for its presence before the row existed, which would leave it open for
+        // good. Closed here (closing it twice is a no-op).
+        rooms.forEach((r) => void socket.leave(r));
+        await this.presence.leave(sessionId, socket.id, 'disconnect');
+      }
+      return joined;
+    } catch (error) {
+      if (!wasIn) {
+        rooms.forEach((r) => void socket.leave(r));
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Runs a room command after the socket's previous one has finished: a join and a leave sent
+   * back to back apply in that order (concurrently, the later could commit first).
+   */
+  private inOrder<T>(socket: RoomSocket, command: () => Promise<T>): Promise<T> {
+    const previous = socket.data.roomCommands ?? Promise.resolve();
+    const result = previous.then(command);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    socket.data.roomCommands = settled;
+    void settled.then(() => {
+      if (socket.data.roomCommands === settled) {
+        socket.data.roomCommands = undefined;
+      }
+    });
+    return result;
   }
 
   /** WebRTC signaling: relayed to the other participants (or to `to`), `from` set here. */
