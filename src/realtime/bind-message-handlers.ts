@@ -10,7 +10,9 @@ const logger = new Logger('SocketMessages');
  * every handler, an RxJS pipeline (`fromEvent` -> `mergeMap` -> `takeUntil(disconnect$)`) that
  * lives as long as the socket: several kilobytes of heap per connection for five handlers. A
  * plain listener dies with its socket; the per-message work is the same (the handler's result
- * goes back through the acknowledgement, an `{event, data}` result is emitted).
+ * goes back through the acknowledgement, an `{event, data}` result is emitted). The video-call
+ * gateway binds its listeners itself (see its afterInit); for a gateway without handlers this
+ * costs nothing, where Nest's default still builds a `disconnect$` observable per socket.
  */
 export function bindMessageHandlers(
   socket: Socket,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import type { ExtendedError, Socket } from 'socket.io';
+import type { DefaultEventsMap, ExtendedError, Socket } from 'socket.io';
 import { RateLimiter } from '../common/rate-limit/rate-limiter.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -19,6 +19,19 @@ export function handshakeAddress(socket: Socket, trustProxy: boolean): string {
 }
 
 /**
+ * A socket's message budget (WS_RATE_LIMIT), kept in the socket's own `data`: no map keyed by
+ * socket id, no per-socket middleware closure, nothing to forget at disconnect.
+ */
+export interface MessageBudget {
+  /** Tokens left (refilled continuously at WS_RATE_LIMIT a second, up to WS_RATE_LIMIT). */
+  tokens: number;
+  /** Date.now() of the last refill. */
+  refilledAt: number;
+  /** Messages refused in a row: FLOOD_FACTOR times the limit disconnects the socket. */
+  refusedInARow: number;
+}
+
+/**
  * The socket rate limits. WS_CONNECT_RATE_LIMIT handshakes a minute per client address (bursts up
  * to the same number): an attempt past it fails with connect_error "RATE_LIMITED". WS_RATE_LIMIT
  * messages a second per socket (bursts up to the same number): extra messages are not processed,
@@ -28,13 +41,15 @@ export function handshakeAddress(socket: Socket, trustProxy: boolean): string {
  */
 @Injectable()
 export class SocketRateLimit implements OnModuleDestroy {
-  private readonly limiter: RateLimiter;
   private readonly handshakes: RateLimiter;
-  private readonly refusedInARow = new Map<string, number>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.limiter = new RateLimiter(config.wsRateLimit, 1000);
     this.handshakes = new RateLimiter(config.wsConnectRateLimit, 60_000);
+  }
+
+  /** A fresh budget, for the socket's `data` at its handshake. */
+  freshBudget(): MessageBudget {
+    return { tokens: this.config.wsRateLimit, refilledAt: Date.now(), refusedInARow: 0 };
   }
 
   /**
@@ -53,38 +68,41 @@ export class SocketRateLimit implements OnModuleDestroy {
     return error;
   }
 
-  attach(socket: Socket): void {
-    socket.use((packet, next) => {
-      const verdict = this.limiter.take(socket.id);
-      if (verdict.allowed) {
-        this.refusedInARow.delete(socket.id);
-        return next();
-      }
-      const refused = (this.refusedInARow.get(socket.id) ?? 0) + 1;
-      this.refusedInARow.set(socket.id, refused);
-      const ack: unknown = packet[packet.length - 1];
-      if (typeof ack === 'function') {
-        (ack as (reply: unknown) => void)({
-          ok: false,
-          error: {
-            code: 'RATE_LIMITED',
-            message: `More than ${this.config.wsRateLimit} messages a second`,
-          },
-        });
-      }
-      if (refused >= FLOOD_FACTOR * this.config.wsRateLimit) {
-        socket.disconnect(true);
-      }
-    });
-  }
-
-  detach(socket: Socket): void {
-    this.limiter.forget(socket.id);
-    this.refusedInARow.delete(socket.id);
+  /**
+   * Takes one message from the socket's budget. False when refused: the acknowledgement (if any)
+   * gets RATE_LIMITED, and a socket that goes on flooding is disconnected.
+   */
+  admitMessage(
+    socket: Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, MessageBudget>,
+    ack: unknown,
+  ): boolean {
+    const budget = socket.data;
+    const capacity = this.config.wsRateLimit;
+    const now = Date.now();
+    budget.tokens = Math.min(
+      capacity,
+      budget.tokens + ((now - budget.refilledAt) * capacity) / 1000,
+    );
+    budget.refilledAt = now;
+    if (budget.tokens >= 1) {
+      budget.tokens -= 1;
+      budget.refusedInARow = 0;
+      return true;
+    }
+    budget.refusedInARow += 1;
+    if (typeof ack === 'function') {
+      (ack as (reply: unknown) => void)({
+        ok: false,
+        error: { code: 'RATE_LIMITED', message: `More than ${capacity} messages a second` },
+      });
+    }
+    if (budget.refusedInARow >= FLOOD_FACTOR * capacity) {
+      socket.disconnect(true);
+    }
+    return false;
   }
 
   onModuleDestroy(): void {
-    this.limiter.close();
     this.handshakes.close();
   }
 }

@@ -1,11 +1,7 @@
 import { Logger, OnModuleDestroy } from '@nestjs/common';
 import {
-  ConnectedSocket,
-  MessageBody,
   OnGatewayConnection,
-  OnGatewayDisconnect,
   OnGatewayInit,
-  SubscribeMessage,
   WebSocketGateway,
   WebSocketServer,
 } from '@nestjs/websockets';
@@ -27,19 +23,41 @@ import {
 } from './dto/room.messages.js';
 import { PresenceService, type JoinResult } from './presence.service.js';
 import { RoomEvents, type RoomEvent } from './room-events.js';
-import { SocketRateLimit } from './socket-rate-limit.js';
+import { SocketRateLimit, type MessageBudget } from './socket-rate-limit.js';
 import { sessionRoom, sessionUserRoom } from './room-names.js';
 
-interface SocketState {
+interface SocketState extends MessageBudget {
   user: AuthUser;
-  expiresAt: Date;
-  /** The next step of the token's clock: the warning, then the disconnect. */
-  expiry?: NodeJS.Timeout;
+  /** When the socket's token expires (ms since the epoch). */
+  expiresAt: number;
+  /** Whether `token-expiring` was sent for the current token. */
+  warned: boolean;
   /** The socket's join/leave in progress: room commands of one socket apply in the order sent. */
   roomCommands?: Promise<void>;
 }
 
 type RoomSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
+
+type MessageHandler = (
+  gateway: VideoCallGateway,
+  socket: RoomSocket,
+  body: unknown,
+) => Promise<Ack<object>>;
+
+/** The client-to-server events and their handlers (the AsyncAPI document's receive operations). */
+export const MESSAGES: ReadonlyArray<readonly [string, MessageHandler]> = [
+  ['join-room', (g, socket, body) => g.joinRoom(socket, body)],
+  ['leave-room', (g, socket, body) => g.leaveRoom(socket, body)],
+  ['signal', (g, socket, body) => g.signal(socket, body)],
+  ['renew-token', (g, socket, body) => g.renewToken(socket, body)],
+];
+
+type SocketListener = (this: RoomSocket, ...args: unknown[]) => void;
+
+const NO_AUTH: Record<string, never> = Object.freeze({});
+
+/** How often the sockets' token clocks are checked (token expiries are whole seconds anyway). */
+const EXPIRY_SWEEP_MS = 1000;
 
 /** Sent this long before a socket's token expires, so the client can renew it. */
 const EXPIRY_WARNING_MS = 60_000;
@@ -47,18 +65,17 @@ const EXPIRY_WARNING_MS = 60_000;
 /**
  * Transport only: authenticates the handshake, validates payloads, asks PresenceService, and emits
  * what the services report. It keeps no state another instance would need: the socket's own rooms
- * and timers live with the socket.
+ * and its token clock and message budget (in `socket.data`) live with the socket.
  */
 @WebSocketGateway({ namespace: '/video-calls' })
 export class VideoCallGateway
-  implements
-    OnGatewayInit<Namespace>,
-    OnGatewayConnection<RoomSocket>,
-    OnGatewayDisconnect<RoomSocket>,
-    OnModuleDestroy
+  implements OnGatewayInit<Namespace>, OnGatewayConnection<RoomSocket>, OnModuleDestroy
 {
   private readonly logger = new Logger(VideoCallGateway.name);
   private readonly subscriptions = new Subscription();
+  /** One listener per event, shared by every socket (EventEmitter calls it with the socket as `this`). */
+  private listeners: Array<readonly [string, SocketListener]> = [];
+  private expirySweep?: NodeJS.Timeout;
 
   @WebSocketServer()
   private server: Namespace;
@@ -85,7 +102,20 @@ export class VideoCallGateway
       }
       this.tokens.verify(token).then(
         ({ id, role, expiresAt }) => {
-          (socket as RoomSocket).data = { user: { id, role }, expiresAt };
+          // The token has done its job: the socket keeps no copy of it (~350 bytes a connection).
+          socket.handshake.auth = NO_AUTH;
+          // Every field in one literal (no spread, nothing added later): the object keeps them
+          // all in-object, with no separate property array.
+          const budget = this.rateLimit.freshBudget();
+          (socket as RoomSocket).data = {
+            user: { id, role },
+            expiresAt: expiresAt.getTime(),
+            warned: false,
+            tokens: budget.tokens,
+            refilledAt: budget.refilledAt,
+            refusedInARow: 0,
+            roomCommands: undefined,
+          };
           next();
         },
         () => next(new Error('UNAUTHENTICATED')),
@@ -95,40 +125,80 @@ export class VideoCallGateway
       this.sessionEvents.statusChanged$.subscribe((c) => this.onStatusChanged(c)),
     );
     this.subscriptions.add(this.roomEvents.events$.subscribe((e) => this.onRoomEvent(e)));
+    // Disconnects are learnt from the namespace's adapter, not from a `disconnect` listener on each
+    // socket: a socket leaves the room of its own id only when it disconnects (socket.io's
+    // _cleanup), and the adapter tells that once for all sockets. Deferred past the rest of
+    // socket.io's close handling (after it the socket is `disconnected`).
+    namespace.adapter.on('leave-room', (room: string, id: string) => {
+      if (room === id) {
+        process.nextTick(() => void this.socketGone(id));
+      }
+    });
+    this.expirySweep = setInterval(() => this.sweepExpiries(), EXPIRY_SWEEP_MS);
+    this.expirySweep.unref();
+    // Handlers are bound here, not with @SubscribeMessage: Nest binds those per socket (a bound
+    // function, a closure and its context per handler, about 1 KB a connection); these listeners
+    // are created once, and a connection costs only slots in its listener table.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const gateway = this;
+    this.listeners = MESSAGES.map(
+      ([event, handle]) =>
+        [
+          event,
+          function (this: RoomSocket, ...args: unknown[]) {
+            gateway.dispatch(this, handle, args);
+          },
+        ] as const,
+    );
   }
 
   onModuleDestroy(): void {
+    clearInterval(this.expirySweep);
     this.subscriptions.unsubscribe();
   }
 
   handleConnection(socket: RoomSocket): void {
-    this.rateLimit.attach(socket);
-    this.scheduleExpiry(socket);
+    for (const [event, listener] of this.listeners) {
+      socket.on(event, listener);
+    }
+    this.warnIfExpiring(socket, Date.now());
   }
 
-  async handleDisconnect(socket: RoomSocket): Promise<void> {
-    clearTimeout(socket.data.expiry);
-    this.rateLimit.detach(socket);
+  /** A socket went away (see afterInit): it leaves every room it was in. */
+  private async socketGone(socketId: string): Promise<void> {
     try {
-      await this.presence.disconnect(socket.id);
+      await this.presence.disconnect(socketId);
     } catch (error) {
-      this.logger.warn(`presence of disconnected socket ${socket.id} not closed: ${String(error)}`);
+      this.logger.warn(`presence of disconnected socket ${socketId} not closed: ${String(error)}`);
     }
   }
 
-  @SubscribeMessage('join-room')
-  joinRoom(
-    @ConnectedSocket() socket: RoomSocket,
-    @MessageBody() body: unknown,
-  ): Promise<Ack<JoinResult>> {
+  /**
+   * One incoming message: the socket's rate limit, then the handler; its acknowledgement (if the
+   * client asked for one) carries the result.
+   */
+  private dispatch(socket: RoomSocket, handle: MessageHandler, args: unknown[]): void {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (last as (reply: unknown) => void) : undefined;
+    if (!this.rateLimit.admitMessage(socket, ack)) {
+      return;
+    }
+    const count = ack ? args.length - 1 : args.length;
+    const body = count === 1 ? args[0] : count === 0 ? undefined : args.slice(0, count);
+    handle(this, socket, body).then(
+      (reply) => ack?.(reply),
+      (error: unknown) => this.logger.error(error),
+    );
+  }
+
+  joinRoom(socket: RoomSocket, body: unknown): Promise<Ack<JoinResult>> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(JoinRoomMessage, body);
       return this.inOrder(socket, () => this.join(socket, sessionId));
     });
   }
 
-  @SubscribeMessage('leave-room')
-  leaveRoom(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack> {
+  leaveRoom(socket: RoomSocket, body: unknown): Promise<Ack> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(LeaveRoomMessage, body);
       await this.inOrder(socket, async () => {
@@ -192,8 +262,7 @@ export class VideoCallGateway
   }
 
   /** WebRTC signaling: relayed to the other participants (or to `to`), `from` set here. */
-  @SubscribeMessage('signal')
-  signal(@ConnectedSocket() socket: RoomSocket, @MessageBody() body: unknown): Promise<Ack> {
+  signal(socket: RoomSocket, body: unknown): Promise<Ack> {
     return toAck(async () => {
       const message = await parseMessage(SignalMessage, body);
       const room = sessionRoom(message.sessionId);
@@ -215,11 +284,7 @@ export class VideoCallGateway
   }
 
   /** A fresh access token of the same user keeps the socket past the old one's expiry. */
-  @SubscribeMessage('renew-token')
-  renewToken(
-    @ConnectedSocket() socket: RoomSocket,
-    @MessageBody() body: unknown,
-  ): Promise<Ack<{ expiresAt: string }>> {
+  renewToken(socket: RoomSocket, body: unknown): Promise<Ack<{ expiresAt: string }>> {
     return toAck(async () => {
       const { token } = await parseMessage(RenewTokenMessage, body);
       const renewed = await this.tokens.verify(token);
@@ -227,35 +292,41 @@ export class VideoCallGateway
         throw new DomainError('UNAUTHENTICATED', 'The token belongs to another user');
       }
       socket.data.user = { id: renewed.id, role: renewed.role };
-      socket.data.expiresAt = renewed.expiresAt;
-      this.scheduleExpiry(socket);
+      socket.data.expiresAt = renewed.expiresAt.getTime();
+      socket.data.warned = false;
+      this.warnIfExpiring(socket, Date.now());
       return { expiresAt: renewed.expiresAt.toISOString() };
     });
   }
 
   /**
-   * One timer per socket: `token-expiring` about a minute before the token's expiry, then at the
-   * expiry `token-expired` (the reason, since a server-side disconnect carries none) and the
-   * disconnect. A renewal starts the clock again.
+   * The token clocks of all sockets, checked by one shared timer (not a timer per socket):
+   * `token-expiring` once about a minute before a socket's token expires, then at the expiry
+   * `token-expired` (the reason, since a server-side disconnect carries none) and the disconnect.
+   * A renewal starts the clock again.
    */
-  private scheduleExpiry(socket: RoomSocket): void {
-    clearTimeout(socket.data.expiry);
-    const expiresAt = socket.data.expiresAt;
-    const left = () => expiresAt.getTime() - Date.now();
-    const expire = () => {
-      socket.emit('token-expired', {
-        code: 'UNAUTHENTICATED',
-        message: 'The access token expired: connect again with a fresh one',
-      });
-      socket.disconnect(true);
-    };
-    socket.data.expiry = setTimeout(
-      () => {
-        socket.emit('token-expiring', { expiresAt: expiresAt.toISOString() });
-        socket.data.expiry = setTimeout(expire, Math.max(0, left()));
-      },
-      Math.max(0, left() - EXPIRY_WARNING_MS),
-    );
+  private sweepExpiries(): void {
+    const now = Date.now();
+    for (const socket of this.server.sockets.values() as Iterable<RoomSocket>) {
+      if (socket.data.expiresAt <= now) {
+        socket.emit('token-expired', {
+          code: 'UNAUTHENTICATED',
+          message: 'The access token expired: connect again with a fresh one',
+        });
+        socket.disconnect(true);
+      } else {
+        this.warnIfExpiring(socket, now);
+      }
+    }
+  }
+
+  /** `token-expiring`, once per token, when less than EXPIRY_WARNING_MS is left. */
+  private warnIfExpiring(socket: RoomSocket, now: number): void {
+    const { expiresAt } = socket.data;
+    if (!socket.data.warned && expiresAt - now <= EXPIRY_WARNING_MS) {
+      socket.data.warned = true;
+      socket.emit('token-expiring', { expiresAt: new Date(expiresAt).toISOString() });
+    }
   }
 
   private onStatusChanged(change: SessionStatusChanged): void {
