@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectEntityManager } from '@nestjs/typeorm';
-import type { EntityManager } from 'typeorm';
-import { Sql } from '../database/sql.js';
+import { Sql, type Queryable } from '../database/sql.js';
 import type { WebhookEventType } from '../webhooks/webhook-events.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
 import {
@@ -51,7 +49,6 @@ export class SessionLifecycleService {
   private readonly logger = new Logger(SessionLifecycleService.name);
 
   constructor(
-    @InjectEntityManager() private readonly manager: EntityManager,
     private readonly events: SessionEvents,
     private readonly sql: Sql,
   ) {}
@@ -78,7 +75,7 @@ export class SessionLifecycleService {
    * that was rolled back.
    */
   async applyWithin(
-    manager: EntityManager,
+    manager: Queryable,
     input: TransitionInput,
   ): Promise<SessionStatusChanged | null> {
     const { text, values } = transitionStatement(input);

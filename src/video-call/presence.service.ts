@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Subscription } from 'rxjs';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { AuthUser } from '../auth/auth-user.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { Sql, type Queryable } from '../database/sql.js';
 import { ACCESS, assertAccess } from '../sessions/session-access.js';
 import { SessionEvents } from '../sessions/session-events.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
@@ -133,6 +134,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
+    private readonly sql: Sql,
     private readonly lifecycle: SessionLifecycleService,
     private readonly instance: InstanceRegistry,
     private readonly roomEvents: RoomEvents,
@@ -165,7 +167,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     socketId: string,
     admitted?: () => void | Promise<void>,
   ): Promise<JoinResult> {
-    const { result, change, firstSocket, role } = await this.db.transaction(async (m) => {
+    const { result, change, firstSocket, role } = await this.sql.transaction(async (m) => {
       const session = await this.lockSession(m, sessionId);
       assertAccess(
         {
@@ -236,7 +238,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     socketId: string,
     reason: LeaveReason = 'leave',
   ): Promise<boolean> {
-    const left = await this.db.transaction(async (m) => {
+    const left = await this.sql.transaction(async (m) => {
       await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
       const [row] = await m.query<Array<{ userId: string; stillPresent: boolean }>>(LEAVE_SQL, [
         sessionId,
@@ -332,7 +334,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       bySession.set(r.session_id, (bySession.get(r.session_id) ?? new Set()).add(r.user_id));
     }
     for (const [sessionId, userIds] of bySession) {
-      const present = await this.db.transaction(async (m) => {
+      const present = await this.sql.transaction(async (m) => {
         const locked: { client_id: string }[] = await m.query(
           `SELECT client_id FROM sessions WHERE id = $1 FOR UPDATE`,
           [sessionId],
@@ -359,7 +361,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   private recordLeft(
-    m: EntityManager,
+    m: Queryable,
     sessionId: string,
     userId: string,
     role: ParticipantRole,
@@ -371,7 +373,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  private async lockSession(m: EntityManager, sessionId: string): Promise<LockedSession> {
+  private async lockSession(m: Queryable, sessionId: string): Promise<LockedSession> {
     const rows: LockedSession[] = await m.query(
       `SELECT id, client_id, psychologist_id, status, payment_status, scheduled_start FROM sessions WHERE id = $1 FOR UPDATE`,
       [sessionId],
@@ -382,7 +384,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     return rows[0];
   }
 
-  private presentUsers(m: EntityManager, sessionId: string): Promise<PresentParticipant[]> {
+  private presentUsers(m: Queryable, sessionId: string): Promise<PresentParticipant[]> {
     return m.query(
       `SELECT DISTINCT user_id AS "userId", role FROM room_presence
         WHERE session_id = $1 AND left_at IS NULL ORDER BY role`,
@@ -394,7 +396,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * When nobody is left in a started call's room, remember since when (the last leave): the
    * reconciler ends the call once that is longer ago than the grace period.
    */
-  private async markEmptyIfVacant(m: EntityManager, sessionId: string): Promise<void> {
+  private async markEmptyIfVacant(m: Queryable, sessionId: string): Promise<void> {
     await m.query(
       `UPDATE sessions s
           SET room_emptied_at = (SELECT max(left_at) FROM room_presence WHERE session_id = s.id)

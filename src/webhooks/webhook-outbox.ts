@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import type { Queryable } from '../database/sql.js';
 import type { WebhookEventType } from './webhook-events.js';
 
 export interface OutboxEvent {
@@ -14,7 +14,7 @@ export interface OutboxEvent {
  * statement; nothing is written when no endpoint wants the event. Events of one session are
  * written under that session's row lock, so their `seq` follows the order of the changes.
  */
-export async function recordWebhookEvent(m: EntityManager, event: OutboxEvent): Promise<void> {
+export async function recordWebhookEvent(m: Queryable, event: OutboxEvent): Promise<void> {
   await m.query(
     `WITH subscribers AS (
        SELECT id FROM webhook_endpoints WHERE $2 = ANY(events)
