@@ -5,8 +5,12 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { Sql } from '../database/sql.js';
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest();
+
+const INSERT_TOKEN_SQL = `INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+  VALUES ($1, $2, $3, now() + make_interval(days => $4))`;
 
 interface StoredToken {
   id: string;
@@ -26,6 +30,7 @@ interface StoredToken {
 export class RefreshTokenService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
+    private readonly sql: Sql,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -33,14 +38,16 @@ export class RefreshTokenService {
   async issue(
     userId: string,
     familyId: string = randomUUID(),
-    manager: EntityManager = this.db.manager,
+    manager?: EntityManager,
   ): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    await manager.query(
-      `INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
-       VALUES ($1, $2, $3, now() + make_interval(days => $4))`,
-      [userId, familyId, hashOf(token), this.config.jwt.refreshTokenDays],
-    );
+    const values = [userId, familyId, hashOf(token), this.config.jwt.refreshTokenDays];
+    if (manager) {
+      await manager.query(INSERT_TOKEN_SQL, values);
+    } else {
+      // Every login: a prepared statement on the pool.
+      await this.sql.rows('refresh-token-insert', INSERT_TOKEN_SQL, values);
+    }
     return token;
   }
 
