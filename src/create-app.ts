@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { toErrorResponse } from './common/errors/error-response.js';
 import { createValidationPipe } from './common/errors/validation.js';
+import { deferBodyErrors } from './common/http/deferred-body-errors.js';
 import { requestIdOf } from './common/http/request-id.js';
 import { createRootLogger, NestPinoLogger, RequestLog } from './common/logging/logger.js';
 import {
@@ -80,7 +81,7 @@ export async function createApp(
   const fastify = app.getHttpAdapter().getInstance();
   installHttpMetrics(app);
   await serveDemo(app, config);
-  fastify.removeContentTypeParser('text/plain');
+  deferBodyErrors(fastify);
   // No error handler of our own: Nest installs one at init that maps Fastify's errors (body too
   // large, bad JSON, wrong media type) to HttpExceptions and runs them through the global filter.
   fastify.addHook('onSend', (request, reply, payload, done) => {

@@ -170,6 +170,27 @@ describe('HTTP errors and common behaviour', () => {
       expect(res.headers['x-content-type-options']).toBe('nosniff');
     });
 
+    it('checks the token before the body: 401 first, then 400 / 415 for a signed-in caller', async () => {
+      const user = await registerUser(t, 'client');
+      const malformed = (auth?: string) => {
+        const req = t.api.post('/api/sessions').set('content-type', 'application/json');
+        return (auth ? req.set('Authorization', auth) : req).send('{"psychologistId": ');
+      };
+      const foreign = (auth?: string) => {
+        const req = t.api.post('/api/sessions').set('content-type', 'application/xml');
+        return (auth ? req.set('Authorization', auth) : req).send('<session/>');
+      };
+      expect((await malformed()).body.code).toBe('UNAUTHENTICATED');
+      expect((await foreign()).body.code).toBe('UNAUTHENTICATED');
+      expect((await malformed('Bearer not-a-token')).status).toBe(401);
+      const bad = await malformed(user.auth);
+      expect(bad.status).toBe(400);
+      expectErrorBody(bad.body, 400, 'Bad Request', 'VALIDATION_FAILED');
+      const unsupported = await foreign(user.auth);
+      expect(unsupported.status).toBe(415);
+      expectErrorBody(unsupported.body, 415, 'Unsupported Media Type', 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
     it('refuses a text/plain body that is valid JSON, and creates nothing', async () => {
       const email = `plain-${randomBytes(4).toString('hex')}@test.local`;
       const res = await t.api
