@@ -54,6 +54,7 @@ describe('loadConfig', () => {
       maxCallMinutes: 240,
       noShowAfterMinutes: 15,
       webhookAllowPrivate: false,
+      webhookRetentionDays: 30,
       trustProxy: false,
       metrics: { enabled: true, token: undefined },
       iceServers: [],
@@ -92,6 +93,7 @@ describe('loadConfig', () => {
       MAX_CALL_MINUTES: '90',
       NO_SHOW_AFTER_MINUTES: '5',
       WEBHOOK_ALLOW_PRIVATE: 'yes',
+      WEBHOOK_RETENTION_DAYS: '7',
     });
     expect(config).toMatchObject({
       nodeEnv: 'production',
@@ -113,6 +115,7 @@ describe('loadConfig', () => {
       maxCallMinutes: 90,
       noShowAfterMinutes: 5,
       webhookAllowPrivate: true,
+      webhookRetentionDays: 7,
     });
   });
 
@@ -141,6 +144,8 @@ describe('loadConfig', () => {
     ['MAX_CALL_MINUTES', '0'],
     ['NO_SHOW_AFTER_MINUTES', 'ten'],
     ['JOIN_EARLY_MINUTES', '99999'],
+    ['WEBHOOK_RETENTION_DAYS', '0'],
+    ['WEBHOOK_RETENTION_DAYS', '3651'],
   ])('refuses %s=%j', (name, value) => {
     oneProblem({ [name]: value }, name);
   });

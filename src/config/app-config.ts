@@ -35,6 +35,8 @@ export interface AppConfig {
   maxCallMinutes: number;
   noShowAfterMinutes: number;
   webhookAllowPrivate: boolean;
+  /** Webhook events (with their deliveries and attempts) are kept this many days, then purged. */
+  webhookRetentionDays: number;
   /** Take the client address from X-Forwarded-For (set only behind a trusted load balancer). */
   trustProxy: boolean;
   /** `GET /metrics`: served unless disabled; `token` set = a bearer token of its own required. */
@@ -254,6 +256,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxCallMinutes: r.int('MAX_CALL_MINUTES', 240, 1, 24 * 60),
     noShowAfterMinutes: r.int('NO_SHOW_AFTER_MINUTES', 15, 1, 24 * 60),
     webhookAllowPrivate: r.bool('WEBHOOK_ALLOW_PRIVATE', false),
+    webhookRetentionDays: r.int('WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
     trustProxy: r.bool('TRUST_PROXY', false),
     metrics: { enabled: r.bool('METRICS_ENABLED', true), token: metricsToken },
     iceServers: parseIceServers(r.raw('ICE_SERVERS'), r.problems),

@@ -4,6 +4,7 @@ import { RoomPresence1764000000001 } from '../../migrations/1764000000001-RoomPr
 import { RefreshTokensAndBookingOverlap1764000000002 } from '../../migrations/1764000000002-RefreshTokensAndBookingOverlap.js';
 import { SessionPolicies1764000000003 } from '../../migrations/1764000000003-SessionPolicies.js';
 import { Webhooks1764000000004 } from '../../migrations/1764000000004-Webhooks.js';
+import { WebhookRetention1764000000005 } from '../../migrations/1764000000005-WebhookRetention.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   RefreshTokensAndBookingOverlap1764000000002,
   SessionPolicies1764000000003,
   Webhooks1764000000004,
+  WebhookRetention1764000000005,
 ];
 
 /**

@@ -18,6 +18,10 @@ const TIMEOUT_MS = 10_000;
 const BATCH = 50;
 /** Deliveries sent at once by one instance, so that one slow endpoint does not hold up the rest. */
 const WORKERS = 4;
+/** Old events are purged at start-up and then about this often, by every instance. */
+const PURGE_EVERY_MS = 3600_000;
+/** Events deleted per purge statement (the rest wait for the next purge). */
+const PURGE_BATCH = 5000;
 /** Retry schedule: 5 s, then x3 each time, capped at 8 h; 11 attempts span about 20.5 hours. */
 const FIRST_RETRY_SECONDS = 5;
 const MAX_RETRY_SECONDS = 8 * 3600;
@@ -54,6 +58,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private nextPurgeAt = 0;
   /** Aborts the send in flight at shutdown; its transaction rolls back and the delivery stays due. */
   private readonly shutdown = new AbortController();
 
@@ -71,6 +76,30 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     clearTimeout(this.timer);
     this.shutdown.abort();
     await this.running;
+  }
+
+  /**
+   * Deletes the events older than WEBHOOK_RETENTION_DAYS that have nothing left to send, with
+   * their deliveries and attempts (ON DELETE CASCADE), at most `limit` events at a time. Every
+   * instance runs it about once an hour; running it together is harmless. Returns how many.
+   */
+  async purgeExpired(limit = PURGE_BATCH): Promise<number> {
+    const rows: { id: string }[] = await this.db.query(
+      `WITH expired AS (
+         SELECT e.id FROM webhook_events e
+          WHERE e.created_at < now() - make_interval(days => $1)
+            AND NOT EXISTS (
+                  SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending')
+          ORDER BY e.created_at
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED
+       ), purged AS (
+         DELETE FROM webhook_events e USING expired x WHERE e.id = x.id RETURNING e.id
+       )
+       SELECT id FROM purged`,
+      [this.config.webhookRetentionDays, limit],
+    );
+    return rows.length;
   }
 
   /** Sends due deliveries until none is left or the batch is done; returns how many it sent. */
@@ -175,6 +204,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private async tick(): Promise<void> {
+    if (Date.now() >= this.nextPurgeAt) {
+      this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
+      await this.purgeExpired().catch((error: unknown) =>
+        this.logger.warn(
+          `webhook purge failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
+    }
     // allSettled: a failing worker must not leave the others running unawaited at shutdown.
     const results = await Promise.allSettled(
       Array.from({ length: (await this.anythingDue()) ? WORKERS : 0 }, () => this.dispatchDue()),

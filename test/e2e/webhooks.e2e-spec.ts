@@ -299,6 +299,53 @@ describe('webhooks', () => {
     expect(receiver.received).toHaveLength(2);
   });
 
+  it('purges events older than WEBHOOK_RETENTION_DAYS with nothing left to send', async () => {
+    const created = await createWebhook(admin, { url: receiver.url, events: ALL_EVENTS });
+    const { id } = await confirmedSession(t);
+    await eventually(async () => {
+      const list = await deliveries(created.body.id);
+      return list.length === 1 && list[0].state === 'delivered';
+    });
+    // A second event whose delivery stays pending: its receiver is gone.
+    await t.dataSource.query(`DELETE FROM webhook_endpoints`);
+    const again = await createWebhook(admin, { url: receiver.url, events: ALL_EVENTS });
+    await receiver.close();
+    const party = await createParty(t);
+    const other = await bookSession(t, party);
+    await pay(t, party, other.id);
+    const [pending] = await t.dataSource.query(
+      `SELECT event_id FROM webhook_deliveries WHERE session_id = $1 AND state = 'pending'`,
+      [other.id],
+    );
+    expect(pending).toBeDefined();
+    const [delivered] = await t.dataSource.query(
+      `SELECT id FROM webhook_events WHERE session_id = $1`,
+      [id],
+    );
+    await t.dataSource.query(
+      `UPDATE webhook_events SET created_at = now() - interval '31 days' WHERE id = ANY($1)`,
+      [[delivered.id, pending.event_id]],
+    );
+    const ids = async () =>
+      (await t.dataSource.query(`SELECT id FROM webhook_events`)).map((r: { id: string }) => r.id);
+    const before: string[] = await ids();
+    const { WebhookDispatcher } = await import('../../src/webhooks/webhook-dispatcher.service.js');
+    expect(await t.app.get(WebhookDispatcher).purgeExpired()).toBe(1);
+    // Only the old event with nothing left to send is gone (with its delivery and attempts); the
+    // old pending one and every recent one (earlier tests') stay.
+    expect((await ids()).sort()).toEqual(before.filter((e) => e !== delivered.id).sort());
+    expect(before).toContain(pending.event_id);
+    expect(
+      await t.dataSource.query(
+        `SELECT 1 FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+          WHERE d.event_id = $1`,
+        [delivered.id],
+      ),
+    ).toEqual([]);
+    expect(again.status).toBe(201);
+    receiver = await startWebhookReceiver();
+  });
+
   it('sends each delivery once when two instances dispatch together', async () => {
     const second = await startTestApp({ db: t.db, env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
     try {
