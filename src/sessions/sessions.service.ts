@@ -4,7 +4,7 @@ import { DataSource, Repository } from 'typeorm';
 import type { AuthUser } from '../auth/auth-user.js';
 import { User, type UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
-import { isExclusionViolation } from '../database/postgres-errors.js';
+import { isDeadlock, isExclusionViolation } from '../database/postgres-errors.js';
 import { Sql } from '../database/sql.js';
 import type {
   BookSessionDto,
@@ -27,6 +27,7 @@ import { Session } from './session.entity.js';
 
 const DEFAULT_DURATION_MINUTES = 50;
 const MAX_PAST_MS = 5 * 60_000;
+const MAX_BOOKING_ATTEMPTS = 5;
 
 /** The same moment a calendar year later (365 or 366 days, whichever the coming year has). */
 function oneYearAfter(ms: number): number {
@@ -96,34 +97,45 @@ export class SessionsService {
     }
     const clientId = user.role === 'admin' ? dto.clientId! : user.id;
     const durationMinutes = dto.durationMinutes ?? DEFAULT_DURATION_MINUTES;
-    let saved: Session;
-    try {
-      saved = await this.sessions.save(
-        this.sessions.create({
-          clientId,
-          psychologistId: dto.psychologistId,
-          scheduledStart,
-          scheduledEnd: new Date(scheduledStart.getTime() + durationMinutes * 60_000),
-          durationMinutes,
-          status: 'Pending',
-          paymentStatus: 'Pending',
-          videoCallStarted: null,
-          videoCallEnded: null,
-          duration: null,
-          cancelReason: null,
-        }),
-      );
-    } catch (error) {
-      // The database's exclusion constraints are the rule: the loser of a collision lands here.
-      if (isExclusionViolation(error)) {
-        throw new DomainError(
-          'SLOT_TAKEN',
-          'The psychologist or the client already has a live booking overlapping this time',
+    const id = await this.insertBooking([
+      clientId,
+      dto.psychologistId,
+      scheduledStart,
+      new Date(scheduledStart.getTime() + durationMinutes * 60_000),
+      durationMinutes,
+    ]);
+    return this.view(id);
+  }
+
+  /**
+   * One INSERT (Pending, payment Pending). The database's exclusion constraints are the rule: the
+   * loser of a collision gets SLOT_TAKEN. Concurrent inserts checking the same constraint can
+   * also deadlock (each waits for the other's uncommitted row); PostgreSQL then aborts one, and
+   * its retry meets the winner's committed row: SLOT_TAKEN as well.
+   */
+  private async insertBooking(values: unknown[]): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [row] = await this.sql.rows<{ id: string }>(
+          'session-insert',
+          `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+          values,
         );
+        return row.id;
+      } catch (error) {
+        if (isExclusionViolation(error)) {
+          throw new DomainError(
+            'SLOT_TAKEN',
+            'The psychologist or the client already has a live booking overlapping this time',
+          );
+        }
+        if (isDeadlock(error) && attempt < MAX_BOOKING_ATTEMPTS) {
+          continue;
+        }
+        throw error;
       }
-      throw error;
     }
-    return this.view(saved.id);
   }
 
   async list(query: ListSessionsQuery, user: AuthUser): Promise<SessionPage> {

@@ -45,7 +45,9 @@ describe('bookings that cannot collide', () => {
     );
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     const refused = answers.filter((a) => a.status !== 201);
-    expect(refused.every((a) => a.status === 409 && a.body.code === 'SLOT_TAKEN')).toBe(true);
+    expect(refused.map((a) => `${a.status} ${a.body.code}`)).toEqual(
+      refused.map(() => '409 SLOT_TAKEN'),
+    );
     const rows = await t.dataSource.query(
       `SELECT count(*)::int AS n FROM sessions WHERE psychologist_id = $1`,
       [psychologist.id],
