@@ -45,7 +45,7 @@ describe('bookings that cannot collide', () => {
     );
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     const refused = answers.filter((a) => a.status !== 201);
-    expect(refused.map((a) => `${a.status} ${a.body.code}`)).toEqual(
+    expect(refused.map((a) => `${a.status} ${String(a.body.code)}`)).toEqual(
       refused.map(() => '409 SLOT_TAKEN'),
     );
     const rows = await t.dataSource.query(
