@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { Sql, type Queryable } from '../database/sql.js';
-import type { WebhookEventType } from '../webhooks/webhook-events.js';
+import { outboxCtes } from '../webhooks/webhook-outbox.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
 import {
   SESSION_RECORD_COLUMNS,
@@ -35,7 +35,6 @@ export interface AppliedTransition {
   session: SessionRecord;
 }
 
-const STATUS_CHANGED: WebhookEventType = 'session.status_changed';
 const SHORT_CALL_SECONDS = 60;
 const LONG_CALL_SECONDS = 4 * 3600;
 
@@ -183,23 +182,18 @@ function transitionStatement(input: TransitionInput): {
        INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
        SELECT id, from_status, status, now(), $4, $5 FROM moved
        RETURNING at
-     ), subscribers AS (
-       SELECT id FROM webhook_endpoints WHERE '${STATUS_CHANGED}' = ANY(events)
-     ), event AS (
-       -- The webhook event commits with the change it reports, or not at all; written under the
-       -- session's row lock, so its seq follows the order of the changes.
-       INSERT INTO webhook_events (id, type, session_id, data)
-       SELECT $6, '${STATUS_CHANGED}', m.id, jsonb_build_object(
+     ),
+     -- The webhook event commits with the change it reports, or not at all; written under the
+     -- session's row lock, so its seq follows the order of the changes.
+     ${outboxCtes('session.status_changed', {
+       eventId: '$6',
+       sessionId: 'm.id',
+       data: `jsonb_build_object(
                 'sessionId', m.id, 'from', m.from_status, 'to', m.status, 'cause', $5::text,
                 'actorId', $4::uuid,
-                'at', to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-         FROM moved m CROSS JOIN logged l
-        WHERE EXISTS (SELECT 1 FROM subscribers)
-       RETURNING id, seq
-     ), queued AS (
-       INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
-       SELECT sub.id, e.id, e.seq, $1 FROM subscribers sub CROSS JOIN event e
-     )
+                'at', to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
+       source: 'moved m CROSS JOIN logged l',
+     })}
      SELECT m.*, l.at, c.name AS client_name, p.name AS psychologist_name
        FROM moved m
        CROSS JOIN logged l

@@ -17,8 +17,7 @@ import {
   type PaymentStatus,
   type SessionStatus,
 } from '../sessions/session-transitions.js';
-import type { WebhookEventType } from '../webhooks/webhook-events.js';
-import { recordWebhookEvent } from '../webhooks/webhook-outbox.js';
+import { outboxCtes, recordWebhookEvent } from '../webhooks/webhook-outbox.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { RoomEvents, type ParticipantRole } from './room-events.js';
 
@@ -44,8 +43,6 @@ interface LockedSession {
   scheduled_start: Date;
 }
 
-const PARTICIPANT_JOINED: WebhookEventType = 'participant.joined';
-
 /**
  * A socket's stay begins: run right after the session row is locked. Returns the users present
  * now (the joiner included), each with whether they were already present before this socket.
@@ -59,25 +56,16 @@ const JOIN_SQL = `WITH before AS (
     ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING
   ), occupied AS (
     UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL
-  ), subscribers AS (
-    SELECT id FROM webhook_endpoints
-     WHERE '${PARTICIPANT_JOINED}' = ANY(events) AND NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)
-  ), event AS (
-    INSERT INTO webhook_events (id, type, session_id, data)
-    SELECT $6, '${PARTICIPANT_JOINED}', $1, jsonb_build_object(
-             'sessionId', $1::uuid, 'userId', $2::uuid, 'role', $3::text, 'at', $7::text)
-     WHERE EXISTS (SELECT 1 FROM subscribers)
-    RETURNING id, seq
-  ), queued AS (
-    INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
-    SELECT sub.id, e.id, e.seq, $1 FROM subscribers sub CROSS JOIN event e
-  )
+  ), ${outboxCtes('participant.joined', {
+    eventId: '$6',
+    sessionId: '$1::uuid',
+    data: `jsonb_build_object('sessionId', $1::uuid, 'userId', $2::uuid, 'role', $3::text, 'at', $7::text)`,
+    when: 'NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)',
+  })}
   SELECT user_id AS "userId", role, true AS "wasPresent" FROM before
   UNION ALL
   SELECT $2::uuid, $3::text, false WHERE NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)
   ORDER BY role`;
-
-const PARTICIPANT_LEFT: WebhookEventType = 'participant.left';
 
 /**
  * A socket's stay ends: run right after the session row is locked. No row when the socket was
@@ -106,20 +94,12 @@ const LEAVE_SQL = `WITH closed AS (
              (SELECT max(left_at) FROM room_presence WHERE session_id = $1))
      WHERE id = $1 AND status = 'In Progress'
        AND EXISTS (SELECT 1 FROM closed) AND NOT EXISTS (SELECT 1 FROM others)
-  ), subscribers AS (
-    SELECT id FROM webhook_endpoints
-     WHERE '${PARTICIPANT_LEFT}' = ANY(events) AND EXISTS (SELECT 1 FROM gone)
-  ), event AS (
-    INSERT INTO webhook_events (id, type, session_id, data)
-    SELECT $4, '${PARTICIPANT_LEFT}', $1, jsonb_build_object(
-             'sessionId', $1::uuid, 'userId', g.user_id, 'role', g.role, 'at', $5::text)
-      FROM gone g
-     WHERE EXISTS (SELECT 1 FROM subscribers)
-    RETURNING id, seq
-  ), queued AS (
-    INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
-    SELECT sub.id, e.id, e.seq, $1 FROM subscribers sub CROSS JOIN event e
-  )
+  ), ${outboxCtes('participant.left', {
+    eventId: '$4',
+    sessionId: '$1::uuid',
+    data: `jsonb_build_object('sessionId', $1::uuid, 'userId', g.user_id, 'role', g.role, 'at', $5::text)`,
+    source: 'gone g',
+  })}
   SELECT c.user_id AS "userId", c.user_id IN (SELECT user_id FROM others) AS "stillPresent"
     FROM closed c`;
 

@@ -9,6 +9,32 @@ export interface OutboxEvent {
 }
 
 /**
+ * The outbox as CTEs, for a statement that writes a change and the event reporting it together:
+ * `subscribers`, `event` (one row into webhook_events when an endpoint wants the type) and
+ * `queued` (one delivery per subscribed endpoint). Every argument is SQL: `eventId`, `sessionId`
+ * and `data` are expressions over `source` (a FROM list; the event is written once per row of it,
+ * so it must yield at most one), `when` an extra condition for subscribing at all.
+ */
+export function outboxCtes(
+  type: WebhookEventType,
+  sql: { eventId: string; sessionId: string; data: string; source?: string; when?: string },
+): string {
+  return `subscribers AS (
+       SELECT id FROM webhook_endpoints
+        WHERE '${type}' = ANY(events)${sql.when ? ` AND ${sql.when}` : ''}
+     ), event AS (
+       INSERT INTO webhook_events (id, type, session_id, data)
+       SELECT ${sql.eventId}, '${type}', ${sql.sessionId}, ${sql.data}
+       ${sql.source ? `FROM ${sql.source}` : ''}
+        WHERE EXISTS (SELECT 1 FROM subscribers)
+       RETURNING id, seq, session_id
+     ), queued AS (
+       INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
+       SELECT sub.id, e.id, e.seq, e.session_id FROM subscribers sub CROSS JOIN event e
+     )`;
+}
+
+/**
  * Writes an event to the outbox inside the caller's transaction, so it commits with the change
  * it reports (or not at all), and queues one delivery per endpoint subscribed to its type. One
  * statement; nothing is written when no endpoint wants the event. Events of one session are
@@ -16,15 +42,8 @@ export interface OutboxEvent {
  */
 export async function recordWebhookEvent(m: Queryable, event: OutboxEvent): Promise<void> {
   await m.query(
-    `WITH subscribers AS (
-       SELECT id FROM webhook_endpoints WHERE $2 = ANY(events)
-     ), ev AS (
-       INSERT INTO webhook_events (id, type, session_id, data)
-       SELECT $1, $2, $3, $4::jsonb WHERE EXISTS (SELECT 1 FROM subscribers)
-       RETURNING id, seq
-     )
-     INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
-     SELECT s.id, ev.id, ev.seq, $3 FROM subscribers s CROSS JOIN ev`,
-    [randomUUID(), event.type, event.sessionId, JSON.stringify(event.data)],
+    `WITH ${outboxCtes(event.type, { eventId: '$1', sessionId: '$2::uuid', data: '$3::jsonb' })}
+     SELECT 1`,
+    [randomUUID(), event.sessionId, JSON.stringify(event.data)],
   );
 }
