@@ -67,17 +67,18 @@ async function joinPair(pair: Pair): Promise<number> {
 export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
   const n = ctx.quick ? 200 : Number(process.env.BENCH_S3_CLIENTS ?? 1000);
   const warm = ctx.quick ? 20 : 50;
+  const concurrency = Number(process.env.BENCH_S3_CONCURRENCY ?? 16);
   const run = (server: ServerProcess) => async (measured: boolean) => {
     const pairs = await connectPairs(ctx, server.url, measured ? n / 2 : warm);
     try {
-      const latencies = await mapLimit(pairs, 16, joinPair);
+      const latencies = await mapLimit(pairs, concurrency, joinPair);
       return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
     } finally {
       await disconnectAll(sockets(pairs));
     }
   };
   const r = await interleave(ctx, 'S3', 1, run(ctx.project), run(ctx.baselineIo));
-  const note = `${n} clients (${n / 2} rooms of 2) connected at once, second joins 16 rooms at a time${ctx.quick ? '; scaled down from 1,000/5,000 for --quick' : n < 5000 ? '; 5,000 with BENCH_S3_CLIENTS=5000' : ''}`;
+  const note = `${n} clients (${n / 2} rooms of 2) connected at once, second joins ${concurrency} rooms at a time${ctx.quick ? '; scaled down from 1,000/5,000 for --quick' : n < 5000 ? '; 5,000 with BENCH_S3_CLIENTS=5000' : ''}`;
   return [
     ratioRow(
       'S3 room join',

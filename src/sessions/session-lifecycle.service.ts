@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { Sql, type Queryable } from '../database/sql.js';
+import { PositionalArgs, type StatementArgs } from '../database/statement-args.js';
 import { outboxCtes } from '../webhooks/webhook-outbox.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
 import {
@@ -82,6 +83,20 @@ export class SessionLifecycleService {
     return row ? this.changeOf(input, row) : null;
   }
 
+  /**
+   * The change reported by a transition that ran inside a larger statement (its `transitionParts`
+   * row, as jsonb there). The caller publishes it.
+   */
+  changeOfJson(input: TransitionInput, json: Record<string, unknown>): SessionStatusChanged {
+    const date = (value: unknown) => (typeof value === 'string' ? new Date(value) : null);
+    return this.changeOf(input, {
+      ...(json as unknown as TransitionRow),
+      at: date(json.at)!,
+      video_call_started: date(json.video_call_started),
+      video_call_ended: date(json.video_call_ended),
+    });
+  }
+
   publish(change: SessionStatusChanged): void {
     this.events.emitStatusChanged(change);
   }
@@ -117,6 +132,11 @@ export class SessionLifecycleService {
   }
 }
 
+/** A constant of the code (a status, a cause) as an SQL literal. */
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+const literalArray = (texts: readonly string[]) =>
+  `ARRAY[${texts.map(literal).join(', ')}]::text[]`;
+
 /**
  * The whole transition as one statement: lock the row, move it only from an allowed status (and
  * only when the cause's own conditions hold), write its history row and, when an endpoint wants
@@ -129,36 +149,47 @@ function transitionStatement(input: TransitionInput): {
   text: string;
   values: unknown[];
 } {
+  const args = new PositionalArgs();
+  const { ctes, select } = transitionParts(input, args);
+  return { name: `transition:${input.cause}`, text: `WITH ${ctes} ${select}`, values: args.values };
+}
+
+/**
+ * The transition's CTEs (`prev`, `moved`, `logged` and the outbox's, prefixed `status_`) and the
+ * SELECT of its result, for a statement of its own or as part of a larger one (a room join that
+ * starts the call). `when` is one more SQL condition for the move, over the statement's other
+ * CTEs. The statuses and the cause come from the code's table and are written into the text, so
+ * one cause is one statement text.
+ */
+export function transitionParts(
+  input: TransitionInput,
+  args: StatementArgs,
+  when?: string,
+): { ctes: string; select: string } {
   const rule = transitionFor(input.cause);
-  const values: unknown[] = [
-    input.sessionId,
-    rule.from,
-    rule.to,
-    input.actorId,
-    input.cause,
-    randomUUID(),
-  ];
+  const sessionId = args.add(input.sessionId, 'uuid');
+  const actorId = args.add(input.actorId, 'uuid');
+  const cause = literal(input.cause);
   const set: string[] = [];
-  const where: string[] = [];
+  const where: string[] = when ? [when] : [];
   switch (input.cause) {
     case 'start':
     case 'auto-start':
       set.push('video_call_started = now()');
-      values.push(CONFIRMED_PAYMENT_STATUSES);
-      where.push(`s.payment_status = ANY($${values.length}::text[])`);
+      where.push(`s.payment_status = ANY(${literalArray(CONFIRMED_PAYMENT_STATUSES)})`);
       break;
     case 'end':
     case 'auto-end':
-    case 'max-duration':
-      values.push(input.endedAt ?? null);
+    case 'max-duration': {
+      const endedAt = `GREATEST(COALESCE(${args.add(input.endedAt ?? null, 'timestamptz')}, now()), s.video_call_started)`;
       set.push(
-        `video_call_ended = GREATEST(COALESCE($${values.length}::timestamptz, now()), s.video_call_started)`,
-        `call_duration_minutes = round(extract(epoch FROM GREATEST(COALESCE($${values.length}::timestamptz, now()), s.video_call_started) - s.video_call_started) / 60)`,
+        `video_call_ended = ${endedAt}`,
+        `call_duration_minutes = round(extract(epoch FROM ${endedAt} - s.video_call_started) / 60)`,
       );
       break;
+    }
     case 'cancel':
-      values.push(input.reason ?? null);
-      set.push(`cancel_reason = $${values.length}`);
+      set.push(`cancel_reason = ${args.add(input.reason ?? null, 'text')}`);
       break;
     case 'no-show':
       // Who never came, from the presence record, fixed with the transition.
@@ -170,34 +201,35 @@ function transitionStatement(input: TransitionInput): {
     case 'payment':
       break;
   }
-  const text = `WITH prev AS (
-       SELECT id, status FROM sessions WHERE id = $1 FOR UPDATE
+  const ctes = `prev AS (
+       SELECT id, status FROM sessions WHERE id = ${sessionId} FOR UPDATE
      ), moved AS (
        UPDATE sessions s
-          SET status = $3, updated_at = now()${set.map((x) => `, ${x}`).join('')}
+          SET status = ${literal(rule.to)}, updated_at = now()${set.map((x) => `, ${x}`).join('')}
          FROM prev
-        WHERE s.id = prev.id AND s.status = ANY($2::text[])${where.map((x) => ` AND ${x}`).join('')}
+        WHERE s.id = prev.id AND s.status = ANY(${literalArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
         RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status
      ), logged AS (
        INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
-       SELECT id, from_status, status, now(), $4, $5 FROM moved
+       SELECT id, from_status, status, now(), ${actorId}, ${cause} FROM moved
        RETURNING at
      ),
      -- The webhook event commits with the change it reports, or not at all; written under the
      -- session's row lock, so its seq follows the order of the changes.
      ${outboxCtes('session.status_changed', {
-       eventId: '$6',
+       prefix: 'status_',
+       eventId: args.add(randomUUID(), 'uuid'),
        sessionId: 'm.id',
        data: `jsonb_build_object(
-                'sessionId', m.id, 'from', m.from_status, 'to', m.status, 'cause', $5::text,
-                'actorId', $4::uuid,
+                'sessionId', m.id, 'from', m.from_status, 'to', m.status, 'cause', ${cause},
+                'actorId', ${actorId},
                 'at', to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
        source: 'moved m CROSS JOIN logged l',
-     })}
-     SELECT m.*, l.at, c.name AS client_name, p.name AS psychologist_name
+     })}`;
+  const select = `SELECT m.*, l.at, c.name AS client_name, p.name AS psychologist_name
        FROM moved m
        CROSS JOIN logged l
        JOIN users c ON c.id = m.client_id
        JOIN users p ON p.id = m.psychologist_id`;
-  return { name: `transition:${input.cause}`, text, values };
+  return { ctes, select };
 }

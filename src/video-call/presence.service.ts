@@ -8,11 +8,13 @@ import { DomainError } from '../common/errors/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { Sql, type Queryable } from '../database/sql.js';
+import { ArrayArgs } from '../database/statement-args.js';
 import { ACCESS, assertAccess } from '../sessions/session-access.js';
 import { SessionEvents } from '../sessions/session-events.js';
-import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
+import { SessionLifecycleService, transitionParts } from '../sessions/session-lifecycle.service.js';
 import { assertRoomOpen } from '../sessions/session-policies.js';
 import {
+  CONFIRMED_PAYMENT_STATUSES,
   isTerminal,
   type PaymentStatus,
   type SessionStatus,
@@ -34,74 +36,147 @@ export interface JoinResult {
   participants: PresentParticipant[];
 }
 
-interface LockedSession {
-  id: string;
+/** The session's row as a join saw it (jsonb: times are strings). */
+interface JoinedSession {
   client_id: string;
   psychologist_id: string;
   status: SessionStatus;
   payment_status: PaymentStatus;
-  scheduled_start: Date;
+  scheduled_start: string;
+}
+
+interface JoinOutcome {
+  /** null: no such session. */
+  session: JoinedSession | null;
+  /** Who is present now, the joiner included; empty when the join was refused. */
+  participants: Array<PresentParticipant & { wasPresent: boolean }>;
+  /** The auto-start's row when this join started the call. */
+  started: Record<string, unknown> | null;
+}
+
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/**
+ * A room join as one statement, run under the session's row lock (`Sql.underSessionLock`), so
+ * its snapshot sees every committed stay. The checks are conditions here (`admitted`): who may
+ * join (a participant of the session), payment confirmed, the room open (`opensBy`: now plus
+ * JOIN_EARLY_MINUTES, from the app's clock) and the status; a refused join writes nothing and
+ * the caller explains the refusal from the session's row, with the same rules in code. When
+ * admitted: the stay, the room no longer empty, `participant.joined` for a user's first socket,
+ * and the auto-start when both participants are now present. Returns a `JoinOutcome`.
+ */
+function joinStatement(input: {
+  sessionId: string;
+  userId: string;
+  socketId: string;
+  instanceId: string;
+  opensBy: Date;
+  at: Date;
+}): { text: string; values: (string | null)[] } {
+  const args = new ArrayArgs();
+  const session = args.add(input.sessionId, 'uuid');
+  const user = args.add(input.userId, 'uuid');
+  const socket = args.add(input.socketId, 'text');
+  const instance = args.add(input.instanceId, 'uuid');
+  const opensBy = args.add(input.opensBy, 'timestamptz');
+  const at = args.add(input.at.toISOString(), 'text');
+  const firstSocket = `NOT EXISTS (SELECT 1 FROM before WHERE user_id = ${user})`;
+  const start = transitionParts(
+    { sessionId: input.sessionId, cause: 'auto-start', actorId: null },
+    args,
+    '(SELECT count(*) FROM present) = 2',
+  );
+  const text = `WITH s AS (
+       SELECT client_id, psychologist_id, status, payment_status, scheduled_start,
+              CASE WHEN client_id = ${user} THEN 'client' ELSE 'psychologist' END AS role
+         FROM sessions WHERE id = ${session}
+     ), admitted AS (
+       SELECT role FROM s
+        WHERE ${user} IN (client_id, psychologist_id)
+          AND payment_status = ANY(ARRAY[${CONFIRMED_PAYMENT_STATUSES.map(literal).join(', ')}])
+          AND scheduled_start <= ${opensBy}
+          AND status IN ('Confirmed', 'In Progress')
+     ), before AS (
+       SELECT DISTINCT user_id, role FROM room_presence
+        WHERE session_id = ${session} AND left_at IS NULL
+     ), stay AS (
+       INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
+       SELECT ${session}, ${user}, role, ${socket}, ${instance} FROM admitted
+       ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING
+     ), present AS (
+       SELECT user_id, role, true AS was_present FROM before WHERE EXISTS (SELECT 1 FROM admitted)
+       UNION ALL
+       SELECT ${user}, role, false FROM admitted WHERE ${firstSocket}
+     ), occupied AS (
+       UPDATE sessions SET room_emptied_at = NULL
+        WHERE id = ${session} AND status = 'In Progress' AND room_emptied_at IS NOT NULL
+          AND EXISTS (SELECT 1 FROM admitted)
+     ), ${outboxCtes('participant.joined', {
+       prefix: 'joined_',
+       eventId: args.add(randomUUID(), 'uuid'),
+       sessionId: session,
+       data: `jsonb_build_object('sessionId', ${session}, 'userId', ${user}, 'role', a.role, 'at', ${at})`,
+       source: 'admitted a',
+       when: firstSocket,
+     })},
+     ${start.ctes}
+     SELECT jsonb_build_object(
+       'session', (SELECT to_jsonb(s) FROM s),
+       'participants', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+           'userId', user_id, 'role', role, 'wasPresent', was_present) ORDER BY role), '[]')
+         FROM present),
+       'started', (SELECT to_jsonb(t) FROM (${start.select}) t))`;
+  return { text, values: args.values };
 }
 
 /**
- * A socket's stay begins: run right after the session row is locked. Returns the users present
- * now (the joiner included), each with whether they were already present before this socket.
- * $1 session, $2 user, $3 role, $4 socket, $5 instance, $6 webhook event id, $7 the time.
+ * A socket's stay ends, as one statement under the session's row lock. Yields
+ * `{userId, stillPresent}`, or null when the socket was not in the room. When it was the user's
+ * last socket, `participant.left` is recorded; when it was the room's last socket and the call is
+ * running, the room is empty from now (auto-end counts from here). The statement's snapshot
+ * still sees the closed row open, hence the `socket_id <>` below.
  */
-const JOIN_SQL = `WITH before AS (
-    SELECT DISTINCT user_id, role FROM room_presence WHERE session_id = $1 AND left_at IS NULL
-  ), stay AS (
-    INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
-    VALUES ($1, $2, $3, $4, $5)
-    ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING
-  ), occupied AS (
-    UPDATE sessions SET room_emptied_at = NULL WHERE id = $1 AND room_emptied_at IS NOT NULL
-  ), ${outboxCtes('participant.joined', {
-    eventId: '$6',
-    sessionId: '$1::uuid',
-    data: `jsonb_build_object('sessionId', $1::uuid, 'userId', $2::uuid, 'role', $3::text, 'at', $7::text)`,
-    when: 'NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)',
-  })}
-  SELECT user_id AS "userId", role, true AS "wasPresent" FROM before
-  UNION ALL
-  SELECT $2::uuid, $3::text, false WHERE NOT EXISTS (SELECT 1 FROM before WHERE user_id = $2)
-  ORDER BY role`;
-
-/**
- * A socket's stay ends: run right after the session row is locked. No row when the socket was
- * not in the room. When it was the user's last socket, `participant.left` is recorded; when it
- * was the room's last socket and the call is running, the room is empty from now (auto-end
- * counts from here). The statement's snapshot still sees the closed row open, hence the
- * `socket_id <> $2` below.
- * $1 session, $2 socket, $3 reason, $4 webhook event id, $5 the time.
- */
-const LEAVE_SQL = `WITH closed AS (
-    -- now() is when this transaction began: a join of the same socket may have committed since,
-    -- with a later joined_at (the stay then lasted no time, and left_at >= joined_at holds).
-    UPDATE room_presence SET left_at = GREATEST(now(), joined_at), left_reason = $3
-     WHERE session_id = $1 AND socket_id = $2 AND left_at IS NULL
-     RETURNING user_id, role, left_at
-  ), others AS (
-    SELECT DISTINCT user_id FROM room_presence
-     WHERE session_id = $1 AND left_at IS NULL AND socket_id <> $2
-  ), gone AS (
-    SELECT c.user_id, c.role FROM closed c WHERE c.user_id NOT IN (SELECT user_id FROM others)
-  ), emptied AS (
-    -- As of the latest leave, which need not be this one: now() is when a transaction began, and
-    -- one that began earlier may have taken the row lock later.
-    UPDATE sessions SET room_emptied_at = GREATEST(
-             (SELECT max(left_at) FROM closed),
-             (SELECT max(left_at) FROM room_presence WHERE session_id = $1))
-     WHERE id = $1 AND status = 'In Progress'
-       AND EXISTS (SELECT 1 FROM closed) AND NOT EXISTS (SELECT 1 FROM others)
-  ), ${outboxCtes('participant.left', {
-    eventId: '$4',
-    sessionId: '$1::uuid',
-    data: `jsonb_build_object('sessionId', $1::uuid, 'userId', g.user_id, 'role', g.role, 'at', $5::text)`,
-    source: 'gone g',
-  })}
-  SELECT c.user_id AS "userId", c.user_id IN (SELECT user_id FROM others) AS "stillPresent"
-    FROM closed c`;
+function leaveStatement(input: {
+  sessionId: string;
+  socketId: string;
+  reason: LeaveReason;
+  at: Date;
+}): { text: string; values: (string | null)[] } {
+  const args = new ArrayArgs();
+  const session = args.add(input.sessionId, 'uuid');
+  const socket = args.add(input.socketId, 'text');
+  const reason = args.add(input.reason, 'text');
+  const at = args.add(input.at.toISOString(), 'text');
+  const text = `WITH closed AS (
+       -- now() is when this transaction began: a join of the same socket may have committed
+       -- since, with a later joined_at (the stay then lasted no time, and left_at >= joined_at).
+       UPDATE room_presence SET left_at = GREATEST(now(), joined_at), left_reason = ${reason}
+        WHERE session_id = ${session} AND socket_id = ${socket} AND left_at IS NULL
+        RETURNING user_id, role, left_at
+     ), others AS (
+       SELECT DISTINCT user_id FROM room_presence
+        WHERE session_id = ${session} AND left_at IS NULL AND socket_id <> ${socket}
+     ), gone AS (
+       SELECT c.user_id, c.role FROM closed c WHERE c.user_id NOT IN (SELECT user_id FROM others)
+     ), emptied AS (
+       -- As of the latest leave, which need not be this one: now() is when a transaction began,
+       -- and one that began earlier may have taken the row lock later.
+       UPDATE sessions SET room_emptied_at = GREATEST(
+                (SELECT max(left_at) FROM closed),
+                (SELECT max(left_at) FROM room_presence WHERE session_id = ${session}))
+        WHERE id = ${session} AND status = 'In Progress'
+          AND EXISTS (SELECT 1 FROM closed) AND NOT EXISTS (SELECT 1 FROM others)
+     ), ${outboxCtes('participant.left', {
+       eventId: args.add(randomUUID(), 'uuid'),
+       sessionId: session,
+       data: `jsonb_build_object('sessionId', ${session}, 'userId', g.user_id, 'role', g.role, 'at', ${at})`,
+       source: 'gone g',
+     })}
+     SELECT (SELECT jsonb_build_object(
+               'userId', c.user_id, 'stillPresent', c.user_id IN (SELECT user_id FROM others))
+               FROM closed c)`;
+  return { text, values: args.values };
+}
 
 /**
  * Who is in which room, kept in PostgreSQL so that every instance sees the same truth and a
@@ -136,10 +211,12 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Puts a socket in a session's room. With the session row locked: checks who may join, records
-   * the stay, and starts the call when both participants are now present (once, however many
-   * join at the same moment on however many instances). `admitted` runs once the checks have
-   * passed and before the commit: the transport's room is entered only by those allowed in.
+   * Puts a socket in a session's room, in one statement under the session's row lock (see
+   * `joinStatement`): checks who may join, records the stay, and starts the call when both
+   * participants are now present (once, however many join at the same moment on however many
+   * instances).
+   * `admitted` runs once the checks have passed and before the commit: the transport's room is
+   * entered only by those allowed in, and before any later status change can be announced.
    */
   async join(
     sessionId: string,
@@ -147,69 +224,58 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     socketId: string,
     admitted?: () => void | Promise<void>,
   ): Promise<JoinResult> {
-    const { result, change, firstSocket, role } = await this.sql.transaction(async (m) => {
-      const session = await this.lockSession(m, sessionId);
-      assertAccess(
-        {
-          clientId: session.client_id,
-          psychologistId: session.psychologist_id,
-          paymentStatus: session.payment_status,
-        },
-        user,
-        ACCESS.start,
-      );
-      assertRoomOpen(session.scheduled_start, this.config.joinEarlyMinutes, new Date());
-      if (session.status !== 'Confirmed' && session.status !== 'In Progress') {
-        throw new DomainError(
-          'INVALID_TRANSITION',
-          `The room is open only while the session is Confirmed or In Progress; it is ${session.status}`,
-        );
-      }
-      await admitted?.();
-      const role: ParticipantRole = user.id === session.client_id ? 'client' : 'psychologist';
-      // One statement after the lock (so its snapshot sees every committed stay): who was here,
-      // the new stay, the room no longer empty, and `participant.joined` for a user's first socket.
-      const rows = await m.query<Array<PresentParticipant & { wasPresent: boolean }>>(JOIN_SQL, [
-        sessionId,
-        user.id,
-        role,
-        socketId,
-        this.instance.id,
-        randomUUID(),
-        new Date().toISOString(),
-      ]);
-      const firstSocket = !rows.some((p) => p.userId === user.id && p.wasPresent);
-      const participants = rows.map(({ userId, role }) => ({ userId, role }));
-      let status: SessionStatus = session.status;
-      let started = null;
-      if (status === 'Confirmed' && participants.length === 2) {
-        started = await this.lifecycle.applyWithin(m, {
-          sessionId,
-          cause: 'auto-start',
-          actorId: null,
-        });
-        status = started?.to ?? status;
-      }
-      return {
-        result: { sessionId, status, participants },
-        change: started,
-        firstSocket,
-        role,
-      };
+    const now = new Date();
+    const { text, values } = joinStatement({
+      sessionId,
+      userId: user.id,
+      socketId,
+      instanceId: this.instance.id,
+      opensBy: new Date(now.getTime() + this.config.joinEarlyMinutes * 60_000),
+      at: now,
     });
-    if (firstSocket) {
+    // The checks' verdict is known before the commit: the transport's room is entered while the
+    // row is still locked, so a status change that follows this join is heard by this socket.
+    const {
+      session,
+      participants: present,
+      started,
+    } = await this.sql.underSessionLock<JoinOutcome>(
+      sessionId,
+      text,
+      values,
+      async ({ session, participants }) => {
+        if (!session) {
+          throw new DomainError('NOT_FOUND', `Session ${sessionId} does not exist`);
+        }
+        if (!participants.some((p) => p.userId === user.id)) {
+          throw refusal(session, user, this.config.joinEarlyMinutes, now);
+        }
+        await admitted?.();
+      },
+    );
+    const change = started
+      ? this.lifecycle.changeOfJson({ sessionId, cause: 'auto-start', actorId: null }, started)
+      : null;
+    // Both checked before the commit.
+    const me = present.find((p) => p.userId === user.id)!;
+    const status = change?.to ?? session!.status;
+    if (!me.wasPresent) {
       this.roomEvents.emit({
         type: 'participant-joined',
         sessionId,
         userId: user.id,
-        role,
+        role: me.role,
         socketId,
       });
     }
     if (change) {
       this.lifecycle.publish(change);
     }
-    return result;
+    return {
+      sessionId,
+      status,
+      participants: present.map(({ userId, role }) => ({ userId, role })),
+    };
   }
 
   /** Takes a socket out of a room. Returns false when it was not in it. */
@@ -218,17 +284,11 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     socketId: string,
     reason: LeaveReason = 'leave',
   ): Promise<boolean> {
-    const left = await this.sql.transaction(async (m) => {
-      await m.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
-      const [row] = await m.query<Array<{ userId: string; stillPresent: boolean }>>(LEAVE_SQL, [
-        sessionId,
-        socketId,
-        reason,
-        randomUUID(),
-        new Date().toISOString(),
-      ]);
-      return row;
-    });
+    const { text, values } = leaveStatement({ sessionId, socketId, reason, at: new Date() });
+    const left = await this.sql.underSessionLock<{
+      userId: string;
+      stillPresent: boolean;
+    } | null>(sessionId, text, values);
     if (!left) {
       return false;
     }
@@ -353,17 +413,6 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  private async lockSession(m: Queryable, sessionId: string): Promise<LockedSession> {
-    const rows: LockedSession[] = await m.query(
-      `SELECT id, client_id, psychologist_id, status, payment_status, scheduled_start FROM sessions WHERE id = $1 FOR UPDATE`,
-      [sessionId],
-    );
-    if (!rows[0]) {
-      throw new DomainError('NOT_FOUND', `Session ${sessionId} does not exist`);
-    }
-    return rows[0];
-  }
-
   private presentUsers(m: Queryable, sessionId: string): Promise<PresentParticipant[]> {
     return m.query(
       `SELECT DISTINCT user_id AS "userId", role FROM room_presence
@@ -385,4 +434,38 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       [sessionId],
     );
   }
+}
+
+/**
+ * Why a join was refused, from the session's row as the join saw it: the same rules as the
+ * statement's conditions, in the contract's order (role, membership, payment, room window,
+ * status).
+ */
+function refusal(
+  session: JoinedSession,
+  user: AuthUser,
+  joinEarlyMinutes: number,
+  now: Date,
+): DomainError {
+  try {
+    assertAccess(
+      {
+        clientId: session.client_id,
+        psychologistId: session.psychologist_id,
+        paymentStatus: session.payment_status,
+      },
+      user,
+      ACCESS.start,
+    );
+    assertRoomOpen(new Date(session.scheduled_start), joinEarlyMinutes, now);
+  } catch (error) {
+    if (error instanceof DomainError) {
+      return error;
+    }
+    throw error;
+  }
+  return new DomainError(
+    'INVALID_TRANSITION',
+    `The room is open only while the session is Confirmed or In Progress; it is ${session.status}`,
+  );
 }

@@ -221,7 +221,7 @@ export class VideoCallGateway
     try {
       // Into the room only once the join is allowed, so a stranger never hears or signals into
       // it, not even while its refusal is being decided; and before the join commits, so the
-      // joiner hears the auto-start it may cause.
+      // joiner hears the auto-start it may cause and every status change after it.
       const joined = await this.presence.join(sessionId, socket.data.user, socket.id, () =>
         socket.join(rooms),
       );

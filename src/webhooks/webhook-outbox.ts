@@ -13,24 +13,35 @@ export interface OutboxEvent {
  * `subscribers`, `event` (one row into webhook_events when an endpoint wants the type) and
  * `queued` (one delivery per subscribed endpoint). Every argument is SQL: `eventId`, `sessionId`
  * and `data` are expressions over `source` (a FROM list; the event is written once per row of it,
- * so it must yield at most one), `when` an extra condition for subscribing at all.
+ * so it must yield at most one), `when` an extra condition for subscribing at all. `prefix` is
+ * put before the three names, for a statement that writes two events.
  */
 export function outboxCtes(
   type: WebhookEventType,
-  sql: { eventId: string; sessionId: string; data: string; source?: string; when?: string },
+  sql: {
+    eventId: string;
+    sessionId: string;
+    data: string;
+    source?: string;
+    when?: string;
+    prefix?: string;
+  },
 ): string {
-  return `subscribers AS (
+  const [subscribers, event, queued] = ['subscribers', 'event', 'queued'].map(
+    (name) => `${sql.prefix ?? ''}${name}`,
+  );
+  return `${subscribers} AS (
        SELECT id FROM webhook_endpoints
         WHERE '${type}' = ANY(events)${sql.when ? ` AND ${sql.when}` : ''}
-     ), event AS (
+     ), ${event} AS (
        INSERT INTO webhook_events (id, type, session_id, data)
        SELECT ${sql.eventId}, '${type}', ${sql.sessionId}, ${sql.data}
        ${sql.source ? `FROM ${sql.source}` : ''}
-        WHERE EXISTS (SELECT 1 FROM subscribers)
+        WHERE EXISTS (SELECT 1 FROM ${subscribers})
        RETURNING id, seq, session_id
-     ), queued AS (
+     ), ${queued} AS (
        INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id)
-       SELECT sub.id, e.id, e.seq, e.session_id FROM subscribers sub CROSS JOIN event e
+       SELECT sub.id, e.id, e.seq, e.session_id FROM ${subscribers} sub CROSS JOIN ${event} e
      )`;
 }
 
