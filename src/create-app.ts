@@ -41,9 +41,9 @@ export async function createApp(
     trustProxy: config.trustProxy,
     genReqId: requestIdOf,
     // The router answers a malformed URL (400) or an over-long parameter (414) itself, before any
-    // hook runs (and so before helmet and the onSend hook below): their headers are set here.
+    // hook runs (and so before the security-header hooks): their headers are set here.
     // This replaces the adapter's default, which only runs Nest's own security-header hook
-    // (app.useSecurityHeaders(), not used: helmet does that job).
+    // (app.useSecurityHeaders(), not used: registerSecurityHeaders does that job).
     // The body is the API's error body, like every other error's (not Fastify's own `code`).
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const { status, body } = toErrorResponse(error);
@@ -66,9 +66,9 @@ export async function createApp(
       bodyParser: false,
     },
   );
-  // Before the plugins and routes below, so that helmet's request hook covers them all (answers
+  // Before the plugins and routes below, so that the security-header hooks cover them all (answers
   // sent before any hook runs get the fallback headers: see security-headers.ts).
-  await registerSecurityHeaders(app, config);
+  registerSecurityHeaders(app, config);
   app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(RedisFanout)));
   // Prometheus scrapes /metrics at the root, outside the API.
   app.setGlobalPrefix('api', { exclude: ['metrics'] });
