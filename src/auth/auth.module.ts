@@ -1,4 +1,3 @@
-import { createSecretKey } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -11,7 +10,7 @@ import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { PasswordHasher } from './password-hasher.js';
 import { RefreshTokenService } from './refresh-token.service.js';
-import { TokenService } from './token.service.js';
+import { jwtKey, TokenService } from './token.service.js';
 import { User } from './user.entity.js';
 import { UsersService } from './users.service.js';
 
@@ -20,29 +19,16 @@ import { UsersService } from './users.service.js';
     TypeOrmModule.forFeature([User]),
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => {
-        if (!config.jwt.secret) {
-          throw new Error('JWT secret was not resolved before start-up');
-        }
-        return {
-          // A KeyObject, not the string: given a string, jsonwebtoken tries to parse it as a
-          // public key on every verify (a thrown error each time) before treating it as HMAC.
-          secret: createSecretKey(Buffer.from(config.jwt.secret, 'utf8')),
-          signOptions: {
-            algorithm: 'HS256',
-            expiresIn: config.jwt.expiresInSeconds,
-            issuer: config.jwt.issuer,
-            audience: config.jwt.audience,
-          },
-          verifyOptions: {
-            algorithms: ['HS256'],
-            issuer: config.jwt.issuer,
-            audience: config.jwt.audience,
-            // A few seconds of clock skew between instances or a client's clock are forgiven.
-            clockTolerance: 5,
-          },
-        };
-      },
+      // jsonwebtoken signs; verification is TokenService's own (verifyHs256).
+      useFactory: (config: AppConfig) => ({
+        secret: jwtKey(config),
+        signOptions: {
+          algorithm: 'HS256',
+          expiresIn: config.jwt.expiresInSeconds,
+          issuer: config.jwt.issuer,
+          audience: config.jwt.audience,
+        },
+      }),
     }),
   ],
   controllers: [AuthController],
