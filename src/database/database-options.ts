@@ -5,7 +5,6 @@ import { RefreshTokensAndBookingOverlap1764000000002 } from '../../migrations/17
 import { SessionPolicies1764000000003 } from '../../migrations/1764000000003-SessionPolicies.js';
 import { Webhooks1764000000004 } from '../../migrations/1764000000004-Webhooks.js';
 import { WebhookRetention1764000000005 } from '../../migrations/1764000000005-WebhookRetention.js';
-import { SessionLockedStatement1764000000006 } from '../../migrations/1764000000006-SessionLockedStatement.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
@@ -18,7 +17,6 @@ export const MIGRATIONS = [
   SessionPolicies1764000000003,
   Webhooks1764000000004,
   WebhookRetention1764000000005,
-  SessionLockedStatement1764000000006,
 ];
 
 /**

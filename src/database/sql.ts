@@ -24,8 +24,10 @@ const { escapeLiteral } = pg;
 @Injectable()
 export class Sql {
   private readonly pool: Pool;
-  /** Statement text -> its prepared name under `run_under_session_lock` (a handful of texts). */
-  private readonly lockedStatementNames = new Map<string, string>();
+  /** Statement text -> its prepared name, for `underSessionLock` (a handful of texts). */
+  private readonly preparedNames = new Map<string, string>();
+  /** Which of those each pooled connection has prepared. */
+  private readonly prepared = new WeakMap<PoolClient, Set<string>>();
 
   constructor(@InjectDataSource() dataSource: DataSource) {
     // TypeORM's PostgreSQL driver keeps its pg.Pool as `master` (typed `any` there).
@@ -46,15 +48,16 @@ export class Sql {
   }
 
   /**
-   * Runs `statement` right after locking the session's row (the `run_under_session_lock`
-   * function, see its migration): the statement takes its snapshot after the lock, so it sees
-   * everything the previous holder committed. Its arguments come in one text[] (`ArrayArgs`); it
-   * yields one jsonb value, returned parsed. The function prepares the statement on each
-   * connection under a name derived from its text.
+   * Runs `statement` right after locking the session's row, so that it sees everything the
+   * previous lock holder committed: under READ COMMITTED a statement's snapshot is taken when it
+   * begins, and the lock and the statement are two statements of one message (the simple query
+   * protocol runs them in one transaction, each with its own snapshot). The statement is
+   * prepared once per connection (`PREPARE name(text[])`, its arguments in one text[], `$1`: see
+   * `ArrayArgs`) and yields one row of one value (jsonb, returned parsed).
    *
    * Without `beforeCommit`: one round trip, committed on its own. With it: the lock is held, and
    * nothing committed, until `beforeCommit` has seen the result (it throws to roll back); two
-   * round trips, BEGIN and the call sent together, then COMMIT.
+   * round trips, the second the COMMIT.
    */
   async underSessionLock<T>(
     sessionId: string,
@@ -62,37 +65,51 @@ export class Sql {
     args: readonly (string | null)[],
     beforeCommit?: (result: T) => void | Promise<void>,
   ): Promise<T> {
-    const name = this.lockedStatementName(statement);
-    if (!beforeCommit) {
-      const [row] = await this.rows<{ result: T }>(
-        'run-under-session-lock',
-        'SELECT run_under_session_lock($1, $2, $3, $4) AS result',
-        [sessionId, name, statement, args],
-      );
-      return row.result;
-    }
-    const array = `ARRAY[${args.map((a) => (a === null ? 'NULL' : escapeLiteral(a))).join(', ')}]::text[]`;
+    const name = this.preparedName(statement);
+    // Literals, as the simple protocol has no parameters.
+    const lock = `SELECT FROM sessions WHERE id = ${escapeLiteral(sessionId)}::uuid FOR UPDATE`;
+    const run = `EXECUTE ${name}(ARRAY[${args.map((a) => (a === null ? 'NULL' : escapeLiteral(a))).join(', ')}]::text[])`;
     return this.onConnection(async (client) => {
-      // The simple query protocol takes several statements in one message; the values are in
-      // the text, as literals.
-      const results = (await client.query(
-        `BEGIN; SELECT run_under_session_lock(${escapeLiteral(sessionId)}::uuid, ${escapeLiteral(name)},
-           ${escapeLiteral(statement)}, ${array}) AS result`,
-      )) as unknown as [QueryResult, QueryResult<{ result: T }>];
-      const result = results[1].rows[0].result;
-      await beforeCommit(result);
-      await client.query('COMMIT');
+      await this.prepare(client, name, statement);
+      const message = beforeCommit ? `BEGIN; ${lock}; ${run}` : `${lock}; ${run}`;
+      const results = (await client.query({
+        text: message,
+        rowMode: 'array',
+      })) as unknown as Array<QueryResult<[T]>>;
+      const result = results[results.length - 1].rows[0][0];
+      if (beforeCommit) {
+        await beforeCommit(result);
+        await client.query('COMMIT');
+      }
       return result;
     });
   }
 
-  private lockedStatementName(statement: string): string {
-    let name = this.lockedStatementNames.get(statement);
+  /** `locked_` and a digest of the text: one name, one text, whichever instance prepared it. */
+  private preparedName(statement: string): string {
+    let name = this.preparedNames.get(statement);
     if (!name) {
       name = `locked_${createHash('sha256').update(statement).digest('hex').slice(0, 24)}`;
-      this.lockedStatementNames.set(statement, name);
+      this.preparedNames.set(statement, name);
     }
     return name;
+  }
+
+  /**
+   * PREPAREs the statement on this connection the first time it runs there, in a message of its
+   * own: a prepared statement outlives a failed transaction, so one sent with the lock could
+   * exist after an error without being recorded here.
+   */
+  private async prepare(client: PoolClient, name: string, statement: string): Promise<void> {
+    let names = this.prepared.get(client);
+    if (!names) {
+      names = new Set();
+      this.prepared.set(client, names);
+    }
+    if (!names.has(name)) {
+      await client.query(`PREPARE ${name}(text[]) AS ${statement}`);
+      names.add(name);
+    }
   }
 
   /**
@@ -112,9 +129,9 @@ export class Sql {
   }
 
   /**
-   * `work` on one pooled connection that opens a transaction: released when it resolves, rolled
-   * back when it throws; a connection whose rollback failed is discarded, not returned to the
-   * pool.
+   * `work` on one pooled connection: released when it resolves, rolled back when it throws (a
+   * ROLLBACK outside a transaction only warns); a connection whose rollback failed is discarded,
+   * not returned to the pool.
    */
   private async onConnection<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();

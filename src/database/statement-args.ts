@@ -2,7 +2,7 @@
  * A statement's arguments, collected while its text is built: `add` keeps the value and answers
  * the SQL that reads it back with its type. Two ways to pass them: as the usual positional
  * parameters (`$3::uuid`), or all in one `text[]` parameter (`($1)[3]::uuid`), for a statement
- * that `run_under_session_lock` runs after taking the session's row lock. A builder written
+ * that `Sql.underSessionLock` runs after taking the session's row lock. A builder written
  * against `StatementArgs` serves both, and every argument says its type, so the text reads the
  * same either way.
  */
