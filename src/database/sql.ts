@@ -4,6 +4,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import pg, { type Pool, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 
+const { escapeLiteral } = pg;
+
 /**
  * What a statement inside a transaction needs: TypeORM's EntityManager has this shape (for
  * statements whose result is a SELECT's rows), and so has `Sql.transaction`'s client.
@@ -19,8 +21,6 @@ export interface Queryable {
  * /api/sessions/:id` put TypeORM's query building and result transformation at about a sixth of
  * the CPU per request. Everything else keeps using TypeORM.
  */
-const { escapeLiteral } = pg;
-
 @Injectable()
 export class Sql {
   private readonly pool: Pool;
