@@ -264,7 +264,7 @@ export class VideoCallGateway
   /** WebRTC signaling: relayed to the other participants (or to `to`), `from` set here. */
   signal(socket: RoomSocket, body: unknown): Promise<Ack> {
     return toAck(async () => {
-      const message = await parseMessage(SignalMessage, body);
+      const message = await parseMessage(SignalMessage, body, ['data']);
       const room = sessionRoom(message.sessionId);
       if (!socket.rooms.has(room)) {
         throw new DomainError('NOT_IN_ROOM', 'Join the room before sending signals');
