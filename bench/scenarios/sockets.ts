@@ -308,7 +308,9 @@ export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
       for (const rate of ladder) {
         const step = await signalingStep(pairs, rate, seconds);
         steps.push(step);
-        if (process.env.BENCH_DEBUG) console.error(server.name, JSON.stringify(step));
+        if (process.env.BENCH_DEBUG) {
+          console.error(server.name, JSON.stringify(step));
+        }
         if (step.p99 >= 50 || step.received < step.sent) {
           break;
         }
