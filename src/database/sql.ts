@@ -137,6 +137,10 @@ export class Sql {
     const client = await this.pool.connect();
     try {
       const result = await work(client);
+      if (client.getTransactionStatus() !== 'I') {
+        // Never back into the pool inside a transaction: the next user would run in it.
+        throw new Error(`connection left in transaction state ${client.getTransactionStatus()}`);
+      }
       client.release();
       return result;
     } catch (error) {
