@@ -29,3 +29,10 @@ export class ArrayArgs implements StatementArgs {
     return `($1)[${this.values.length}]::${type}`;
   }
 }
+
+/** A constant of the code (a status, a cause) as an SQL literal, written into a statement's text. */
+export const sqlLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/** A list of such constants as a text[] literal. */
+export const sqlLiteralArray = (texts: readonly string[]) =>
+  `ARRAY[${texts.map(sqlLiteral).join(', ')}]::text[]`;

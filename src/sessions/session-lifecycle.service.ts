@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { Sql, type Queryable } from '../database/sql.js';
-import { PositionalArgs, type StatementArgs } from '../database/statement-args.js';
+import {
+  PositionalArgs,
+  sqlLiteral,
+  sqlLiteralArray,
+  type StatementArgs,
+} from '../database/statement-args.js';
 import { outboxCtes } from '../webhooks/webhook-outbox.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
 import {
@@ -132,11 +137,6 @@ export class SessionLifecycleService {
   }
 }
 
-/** A constant of the code (a status, a cause) as an SQL literal. */
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
-const literalArray = (texts: readonly string[]) =>
-  `ARRAY[${texts.map(literal).join(', ')}]::text[]`;
-
 /**
  * The whole transition as one statement: lock the row, move it only from an allowed status (and
  * only when the cause's own conditions hold), write its history row and, when an endpoint wants
@@ -169,14 +169,14 @@ export function transitionParts(
   const rule = transitionFor(input.cause);
   const sessionId = args.add(input.sessionId, 'uuid');
   const actorId = args.add(input.actorId, 'uuid');
-  const cause = literal(input.cause);
+  const cause = sqlLiteral(input.cause);
   const set: string[] = [];
   const where: string[] = when ? [when] : [];
   switch (input.cause) {
     case 'start':
     case 'auto-start':
       set.push('video_call_started = now()');
-      where.push(`s.payment_status = ANY(${literalArray(CONFIRMED_PAYMENT_STATUSES)})`);
+      where.push(`s.payment_status = ANY(${sqlLiteralArray(CONFIRMED_PAYMENT_STATUSES)})`);
       break;
     case 'end':
     case 'auto-end':
@@ -205,9 +205,9 @@ export function transitionParts(
        SELECT id, status FROM sessions WHERE id = ${sessionId} FOR UPDATE
      ), moved AS (
        UPDATE sessions s
-          SET status = ${literal(rule.to)}, updated_at = now()${set.map((x) => `, ${x}`).join('')}
+          SET status = ${sqlLiteral(rule.to)}, updated_at = now()${set.map((x) => `, ${x}`).join('')}
          FROM prev
-        WHERE s.id = prev.id AND s.status = ANY(${literalArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
+        WHERE s.id = prev.id AND s.status = ANY(${sqlLiteralArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
         RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status
      ), logged AS (
        INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)

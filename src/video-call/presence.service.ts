@@ -8,7 +8,7 @@ import { DomainError } from '../common/errors/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { Sql, type Queryable } from '../database/sql.js';
-import { ArrayArgs } from '../database/statement-args.js';
+import { ArrayArgs, sqlLiteralArray } from '../database/statement-args.js';
 import { ACCESS, assertAccess } from '../sessions/session-access.js';
 import { SessionEvents } from '../sessions/session-events.js';
 import { SessionLifecycleService, transitionParts } from '../sessions/session-lifecycle.service.js';
@@ -54,8 +54,6 @@ interface JoinOutcome {
   started: Record<string, unknown> | null;
 }
 
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
-
 /**
  * A room join as one statement, run under the session's row lock (`Sql.underSessionLock`), so
  * its snapshot sees every committed stay. The checks are conditions here (`admitted`): who may
@@ -93,7 +91,7 @@ function joinStatement(input: {
      ), admitted AS (
        SELECT role FROM s
         WHERE ${user} IN (client_id, psychologist_id)
-          AND payment_status = ANY(ARRAY[${CONFIRMED_PAYMENT_STATUSES.map(literal).join(', ')}])
+          AND payment_status = ANY(${sqlLiteralArray(CONFIRMED_PAYMENT_STATUSES)})
           AND scheduled_start <= ${opensBy}
           AND status IN ('Confirmed', 'In Progress')
      ), before AS (
