@@ -12,6 +12,7 @@ import { TokenService } from '../auth/token.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { parseMessage, toAck, type Ack } from '../common/errors/ws-ack.js';
+import { jsonFitsIn } from '../common/json-size.js';
 import { SessionEvents, type SessionStatusChanged } from '../sessions/session-events.js';
 import { isTerminal } from '../sessions/session-transitions.js';
 import {
@@ -269,7 +270,7 @@ export class VideoCallGateway
       if (!socket.rooms.has(room)) {
         throw new DomainError('NOT_IN_ROOM', 'Join the room before sending signals');
       }
-      if (Buffer.byteLength(JSON.stringify(message.data) ?? '', 'utf8') > SIGNAL_MAX_BYTES) {
+      if (!jsonFitsIn(message.data, SIGNAL_MAX_BYTES)) {
         throw new DomainError('PAYLOAD_TOO_LARGE', 'Signal data is larger than 64 KiB');
       }
       const from = socket.data.user.id;
