@@ -66,7 +66,9 @@ async function joinPair(pair: Pair): Promise<number> {
 /** S3: N clients in rooms of 2, second-join-to-both-hear-status latency. */
 export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
   const n = ctx.quick ? 200 : Number(process.env.BENCH_S3_CLIENTS ?? 1000);
-  const warm = ctx.quick ? 20 : 50;
+  // Enough warm-up joins that every pooled connection has planned the join's statements for good
+  // (PostgreSQL plans a prepared statement afresh for its first five runs on a connection).
+  const warm = ctx.quick ? 50 : 250;
   const concurrency = Number(process.env.BENCH_S3_CONCURRENCY ?? 16);
   const run = (server: ServerProcess) => async (measured: boolean) => {
     const pairs = await connectPairs(ctx, server.url, measured ? n / 2 : warm);

@@ -5,6 +5,7 @@ import { RefreshTokensAndBookingOverlap1764000000002 } from '../../migrations/17
 import { SessionPolicies1764000000003 } from '../../migrations/1764000000003-SessionPolicies.js';
 import { Webhooks1764000000004 } from '../../migrations/1764000000004-Webhooks.js';
 import { WebhookRetention1764000000005 } from '../../migrations/1764000000005-WebhookRetention.js';
+import { PresenceBySocket1764000000006 } from '../../migrations/1764000000006-PresenceBySocket.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   SessionPolicies1764000000003,
   Webhooks1764000000004,
   WebhookRetention1764000000005,
+  PresenceBySocket1764000000006,
 ];
 
 /**

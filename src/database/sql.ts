@@ -6,6 +6,12 @@ import { DataSource } from 'typeorm';
 
 const { escapeLiteral } = pg;
 
+/** The session's row lock that `underSessionLock` takes first. */
+const LOCK_SESSION = {
+  name: 'lock_session',
+  text: 'SELECT FROM sessions WHERE id = $1 FOR UPDATE',
+};
+
 /**
  * What a statement inside a transaction needs: TypeORM's EntityManager has this shape (for
  * statements whose result is a SELECT's rows), and so has `Sql.transaction`'s client.
@@ -67,10 +73,12 @@ export class Sql {
   ): Promise<T> {
     const name = this.preparedName(statement);
     // Literals, as the simple protocol has no parameters.
-    const lock = `SELECT FROM sessions WHERE id = ${escapeLiteral(sessionId)}::uuid FOR UPDATE`;
+    const lock = `EXECUTE ${LOCK_SESSION.name}(${escapeLiteral(sessionId)})`;
     const run = `EXECUTE ${name}(ARRAY[${args.map((a) => (a === null ? 'NULL' : escapeLiteral(a))).join(', ')}]::text[])`;
     return this.onConnection(async (client) => {
-      await this.prepare(client, name, statement);
+      // Prepared too: planned once per connection, not with every message.
+      await this.prepare(client, LOCK_SESSION.name, LOCK_SESSION.text, 'uuid');
+      await this.prepare(client, name, statement, 'text[]');
       const message = beforeCommit ? `BEGIN; ${lock}; ${run}` : `${lock}; ${run}`;
       const results = (await client.query({
         text: message,
@@ -100,14 +108,19 @@ export class Sql {
    * own: a prepared statement outlives a failed transaction, so one sent with the lock could
    * exist after an error without being recorded here.
    */
-  private async prepare(client: PoolClient, name: string, statement: string): Promise<void> {
+  private async prepare(
+    client: PoolClient,
+    name: string,
+    statement: string,
+    parameter: 'uuid' | 'text[]',
+  ): Promise<void> {
     let names = this.prepared.get(client);
     if (!names) {
       names = new Set();
       this.prepared.set(client, names);
     }
     if (!names.has(name)) {
-      await client.query(`PREPARE ${name}(text[]) AS ${statement}`);
+      await client.query(`PREPARE ${name}(${parameter}) AS ${statement}`);
       names.add(name);
     }
   }

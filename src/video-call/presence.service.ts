@@ -34,6 +34,8 @@ export interface JoinResult {
   sessionId: string;
   status: SessionStatus;
   participants: PresentParticipant[];
+  /** The session's client and psychologist, whether present or not. */
+  parties: readonly [clientId: string, psychologistId: string];
 }
 
 /** The session's row as a join saw it (jsonb: times are strings). */
@@ -214,7 +216,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * participants are now present (once, however many join at the same moment on however many
    * instances).
    * `admitted` runs once the checks have passed and before the commit: the transport's room is
-   * entered only by those allowed in, and before any later status change can be announced.
+   * entered only by those allowed in, and before any later status change can be announced (two
+   * round trips: the statement, then the COMMIT). Without it the statement commits on its own, in
+   * one round trip: for a socket that is in the transport's room already.
    */
   async join(
     sessionId: string,
@@ -231,32 +235,34 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       opensBy: new Date(now.getTime() + this.config.joinEarlyMinutes * 60_000),
       at: now,
     });
-    // The checks' verdict is known before the commit: the transport's room is entered while the
-    // row is still locked, so a status change that follows this join is heard by this socket.
-    const {
-      session,
-      participants: present,
-      started,
-    } = await this.sql.underSessionLock<JoinOutcome>(
-      sessionId,
-      text,
-      values,
-      async ({ session, participants }) => {
-        if (!session) {
-          throw new DomainError('NOT_FOUND', `Session ${sessionId} does not exist`);
-        }
-        if (!participants.some((p) => p.userId === user.id)) {
-          throw refusal(session, user, this.config.joinEarlyMinutes, now);
-        }
-        await admitted?.();
-      },
-    );
+    const verdict = ({ session, participants }: JoinOutcome) => {
+      if (!session) {
+        throw new DomainError('NOT_FOUND', `Session ${sessionId} does not exist`);
+      }
+      if (!participants.some((p) => p.userId === user.id)) {
+        throw refusal(session, user, this.config.joinEarlyMinutes, now);
+      }
+    };
+    // With `admitted`, the verdict is known before the commit: the transport's room is entered
+    // while the row is still locked, so a status change that follows this join is heard there.
+    const outcome = admitted
+      ? await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values, async (o) => {
+          verdict(o);
+          await admitted();
+        })
+      : await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values);
+    if (!admitted) {
+      // A refused join wrote nothing.
+      verdict(outcome);
+    }
+    const { participants: present, started } = outcome;
+    const session = outcome.session!;
     const change = started
       ? this.lifecycle.changeOfJson({ sessionId, cause: 'auto-start', actorId: null }, started)
       : null;
-    // Both checked before the commit.
+    // Both checked by the verdict.
     const me = present.find((p) => p.userId === user.id)!;
-    const status = change?.to ?? session!.status;
+    const status = change?.to ?? session.status;
     if (!me.wasPresent) {
       this.roomEvents.emit({
         type: 'participant-joined',
@@ -273,6 +279,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       sessionId,
       status,
       participants: present.map(({ userId, role }) => ({ userId, role })),
+      parties: [session.client_id, session.psychologist_id],
     };
   }
 
@@ -298,8 +305,10 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
 
   /** A socket of this instance went away: it leaves every room it was in. */
   async disconnect(socketId: string): Promise<void> {
-    const rows: { session_id: string }[] = await this.db.query(
-      `SELECT DISTINCT session_id FROM room_presence WHERE socket_id = $1 AND instance_id = $2 AND left_at IS NULL`,
+    const rows = await this.sql.rows<{ session_id: string }>(
+      'open-stays-of-socket',
+      `SELECT DISTINCT session_id FROM room_presence
+        WHERE socket_id = $1 AND instance_id = $2 AND left_at IS NULL`,
       [socketId, this.instance.id],
     );
     for (const { session_id } of rows) {

@@ -1,5 +1,14 @@
 /** Socket.io room names, from one place. */
-export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
+const SESSION_ROOM_PREFIX = 'session:';
+const UUID_LENGTH = 36;
+
+export const sessionRoom = (sessionId: string) => `${SESSION_ROOM_PREFIX}${sessionId}`;
+
+/** The session of a `sessionRoom` name; undefined for any other room. */
+export const sessionOfRoom = (room: string): string | undefined =>
+  room.length === SESSION_ROOM_PREFIX.length + UUID_LENGTH && room.startsWith(SESSION_ROOM_PREFIX)
+    ? room.slice(SESSION_ROOM_PREFIX.length)
+    : undefined;
 
 /** The sockets of one user inside one session's room (for signals addressed with `to`). */
 export const sessionUserRoom = (sessionId: string, userId: string) =>

@@ -25,7 +25,7 @@ import {
 import { PresenceService, type JoinResult } from './presence.service.js';
 import { RoomEvents, type RoomEvent } from './room-events.js';
 import { SocketRateLimit, type MessageBudget } from './socket-rate-limit.js';
-import { sessionRoom, sessionUserRoom } from './room-names.js';
+import { sessionOfRoom, sessionRoom, sessionUserRoom } from './room-names.js';
 
 interface SocketState extends MessageBudget {
   user: AuthUser;
@@ -35,6 +35,8 @@ interface SocketState extends MessageBudget {
   warned: boolean;
   /** The socket's join/leave in progress: room commands of one socket apply in the order sent. */
   roomCommands?: Promise<void>;
+  /** A session whose room the socket entered ahead of its join's verdict: no signals into it yet. */
+  entering?: string;
 }
 
 type RoomSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
@@ -77,6 +79,13 @@ export class VideoCallGateway
   /** One listener per event, shared by every socket (EventEmitter calls it with the socket as `this`). */
   private listeners: Array<readonly [string, SocketListener]> = [];
   private expirySweep?: NodeJS.Timeout;
+  /**
+   * The client and psychologist of each session whose room has sockets on this instance, learnt
+   * from its joins (who takes part in a session never changes); dropped with the room. A socket of
+   * one of them enters the room ahead of its join's verdict, and the join takes one round trip
+   * instead of two (see `join`).
+   */
+  private readonly roomParties = new Map<string, JoinResult['parties']>();
 
   @WebSocketServer()
   private server: Namespace;
@@ -116,6 +125,7 @@ export class VideoCallGateway
             refilledAt: budget.refilledAt,
             refusedInARow: 0,
             roomCommands: undefined,
+            entering: undefined,
           };
           next();
         },
@@ -133,6 +143,12 @@ export class VideoCallGateway
     namespace.adapter.on('leave-room', (room: string, id: string) => {
       if (room === id) {
         process.nextTick(() => void this.socketGone(id));
+      }
+    });
+    namespace.adapter.on('delete-room', (room: string) => {
+      const sessionId = sessionOfRoom(room);
+      if (sessionId) {
+        this.roomParties.delete(sessionId);
       }
     });
     this.expirySweep = setInterval(() => this.sweepExpiries(), EXPIRY_SWEEP_MS);
@@ -192,10 +208,13 @@ export class VideoCallGateway
     );
   }
 
-  joinRoom(socket: RoomSocket, body: unknown): Promise<Ack<JoinResult>> {
+  joinRoom(socket: RoomSocket, body: unknown): Promise<Ack<Omit<JoinResult, 'parties'>>> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(JoinRoomMessage, body);
-      return this.inOrder(socket, () => this.join(socket, sessionId));
+      const { status, participants } = await this.inOrder(socket, () =>
+        this.join(socket, sessionId),
+      );
+      return { sessionId, status, participants };
     });
   }
 
@@ -216,22 +235,44 @@ export class VideoCallGateway
     });
   }
 
+  /**
+   * Only those allowed in may hear the room, and a joiner must hear every status change that
+   * follows its join. A socket normally enters the room once the join's checks have passed and
+   * before it commits (two round trips). A socket that is in the room already, or whose user is
+   * one of the session's two participants (known here while the room has sockets on this
+   * instance), enters first and the join commits in one round trip: such a socket may hear its
+   * own session's events for the moment a refusal takes, never a stranger's; its signals wait for
+   * the verdict.
+   */
   private async join(socket: RoomSocket, sessionId: string): Promise<JoinResult> {
-    const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, socket.data.user.id)];
+    const { user } = socket.data;
+    const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, user.id)];
     const wasIn = socket.rooms.has(rooms[0]);
+    const early = !wasIn && (this.roomParties.get(sessionId)?.includes(user.id) ?? false);
     try {
-      // Into the room only once the join is allowed, so a stranger never hears or signals into
-      // it, not even while its refusal is being decided; and before the join commits, so the
-      // joiner hears the auto-start it may cause and every status change after it.
-      const joined = await this.presence.join(sessionId, socket.data.user, socket.id, () =>
-        socket.join(rooms),
-      );
+      let joined: JoinResult;
+      if (wasIn || early) {
+        if (early) {
+          await socket.join(rooms);
+          socket.data.entering = sessionId;
+        }
+        try {
+          joined = await this.presence.join(sessionId, user, socket.id);
+        } finally {
+          socket.data.entering = undefined;
+        }
+      } else {
+        joined = await this.presence.join(sessionId, user, socket.id, () => socket.join(rooms));
+      }
       if (socket.disconnected) {
         // The socket went away while its join was being committed: its disconnect cleanup may
         // have looked for its presence before the row existed, which would leave it open for
         // good. Closed here (closing it twice is a no-op).
         rooms.forEach((r) => void socket.leave(r));
         await this.presence.leave(sessionId, socket.id, 'disconnect');
+      } else if (socket.rooms.has(rooms[0])) {
+        // Not after the room is gone (a session that ended meanwhile): the entry would outlive it.
+        this.roomParties.set(sessionId, joined.parties);
       }
       return joined;
     } catch (error) {
@@ -267,7 +308,7 @@ export class VideoCallGateway
     return toAck(async () => {
       const message = await parseMessage(SignalMessage, body, ['data']);
       const room = sessionRoom(message.sessionId);
-      if (!socket.rooms.has(room)) {
+      if (!socket.rooms.has(room) || socket.data.entering === message.sessionId) {
         throw new DomainError('NOT_IN_ROOM', 'Join the room before sending signals');
       }
       if (!jsonFitsIn(message.data, SIGNAL_MAX_BYTES)) {

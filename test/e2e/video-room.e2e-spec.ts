@@ -1,4 +1,6 @@
+import { jest } from '@jest/globals';
 import jwt from 'jsonwebtoken';
+import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import { confirmedSession, pay, bookSession, type Party } from '../factories/sessions.js';
 import { registerUser } from '../factories/users.js';
@@ -12,6 +14,7 @@ import {
   request,
   sleep,
 } from '../utils/socket-client.js';
+import { Sql } from '../../src/database/sql.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../utils/test-app.js';
 
 const GRACE_SECONDS = 2;
@@ -368,6 +371,108 @@ describe('video room (WebSocket)', () => {
       });
       // Still connected and working after all that.
       expect(await request(client, 'leave-room', { sessionId: id })).toEqual({ ok: true });
+    });
+  });
+  describe('a room that is live on this instance', () => {
+    /** How each join went to PostgreSQL: two round trips (verdict before the commit) or one. */
+    function watchJoins(): Array<'two round trips' | 'one round trip'> {
+      const seen: Array<'two round trips' | 'one round trip'> = [];
+      const sql = t.app.get(Sql);
+      const original = sql.underSessionLock.bind(sql);
+      jest
+        .spyOn(sql, 'underSessionLock')
+        .mockImplementation((sessionId, statement, args, beforeCommit) => {
+          if (statement.includes('INSERT INTO room_presence')) {
+            seen.push(beforeCommit ? 'two round trips' : 'one round trip');
+          }
+          return original(sessionId, statement, args, beforeCommit);
+        });
+      return seen;
+    }
+    afterEach(() => jest.restoreAllMocks());
+
+    it('lets a participant into it in one round trip; the first join, and any after the room is gone, take two', async () => {
+      const { party, id } = await confirmedSession(t);
+      const client = await open(party.client.token);
+      const clientAgain = await open(party.client.token);
+      const psych = await open(party.psychologist.token);
+      const joins = watchJoins();
+
+      expect((await request(client, 'join-room', { sessionId: id })).ok).toBe(true);
+      const bothHearStart = [client, psych].map((s) => nextEvent(s, 'session-status'));
+      expect(await request(psych, 'join-room', { sessionId: id })).toMatchObject({
+        ok: true,
+        status: 'In Progress',
+      });
+      expect((await Promise.all(bothHearStart)).map((e) => e.status)).toEqual([
+        'In Progress',
+        'In Progress',
+      ]);
+      expect(await request(clientAgain, 'join-room', { sessionId: id })).toMatchObject({
+        ok: true,
+      });
+      // The same socket again: it is in the room already.
+      expect((await request(psych, 'join-room', { sessionId: id })).ok).toBe(true);
+      expect(joins).toEqual([
+        'two round trips',
+        'one round trip',
+        'one round trip',
+        'one round trip',
+      ]);
+
+      for (const s of [client, clientAgain, psych]) {
+        await request(s, 'leave-room', { sessionId: id });
+      }
+      // The room is gone here, and what was known of its session with it.
+      expect((await request(psych, 'join-room', { sessionId: id })).ok).toBe(true);
+      expect(joins.slice(4)).toEqual(['two round trips']);
+    });
+
+    it('takes a refused participant back out: nothing heard after the refusal, no signal sent before the verdict', async () => {
+      const { party, id } = await confirmedSession(t);
+      const client = await open(party.client.token);
+      const psych = await open(party.psychologist.token);
+      await request(client, 'join-room', { sessionId: id });
+      await request(psych, 'join-room', { sessionId: id });
+      await request(psych, 'leave-room', { sessionId: id });
+      // The running call is not interrupted, but nobody may join it any more.
+      await pay(t, party, id, 'Failed');
+
+      const holder = new pg.Client({ connectionString: t.db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT FROM sessions WHERE id = $1 FOR UPDATE', [id]);
+        const joining = request(psych, 'join-room', { sessionId: id });
+        await sleep(300); // in the room, its join waiting for the row lock
+        expect(
+          await request(psych, 'signal', { sessionId: id, type: 'offer', data: 'sdp' }),
+        ).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
+        await holder.query('COMMIT');
+        expect(await joining).toMatchObject({
+          ok: false,
+          error: { code: 'PAYMENT_NOT_CONFIRMED' },
+        });
+      } finally {
+        await holder.end();
+      }
+
+      const heard = record(psych, 'signal');
+      expect(
+        await request(client, 'signal', { sessionId: id, type: 'offer', data: 'sdp' }),
+      ).toEqual({ ok: true });
+      expect(
+        await request(psych, 'signal', { sessionId: id, type: 'answer', data: 'sdp' }),
+      ).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
+      await sleep(300);
+      expect(heard).toEqual([]);
+      const call = await t.api
+        .get(`/api/video-calls/session/${id}`)
+        .set('Authorization', party.client.auth);
+      expect(call.body.participants.map((p: any) => [p.role, p.present])).toEqual([
+        ['client', true],
+        ['psychologist', false],
+      ]);
     });
   });
 });
