@@ -369,8 +369,10 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async closeRoom(sessionId: string): Promise<void> {
-    await this.db.query(
-      `UPDATE room_presence SET left_at = now(), left_reason = 'session-ended' WHERE session_id = $1 AND left_at IS NULL`,
+    await this.sql.rows(
+      'close-room',
+      `UPDATE room_presence SET left_at = now(), left_reason = 'session-ended'
+        WHERE session_id = $1 AND left_at IS NULL`,
       [sessionId],
     );
   }
