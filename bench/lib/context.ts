@@ -49,8 +49,30 @@ export function tokensOf(ctx: BenchContext, s: SeededSession) {
 }
 
 /**
+ * Between two runs: the database is left as a run found it to work in. The project closes the
+ * stays of sockets that went away after their clients are gone, so the next run waits until no
+ * stay is open; then the tables are vacuumed and analysed, so that neither that cleanup nor an
+ * autovacuum of what the previous run wrote lands inside the next run (a stall of either
+ * stopped S5's rate ladder early in full runs, in whichever round it hit).
+ */
+export async function settle(ctx: BenchContext): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const { rows } = await ctx.pool.query<{ open: number }>(
+      `SELECT count(*)::int AS open FROM room_presence WHERE left_at IS NULL`,
+    );
+    if (rows[0].open === 0) {
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await ctx.pool.query('VACUUM ANALYZE');
+}
+
+/**
  * Warm-up runs (discarded), then `rounds` measured runs, project and baseline back to back
- * (A B A B ...), so drift on a shared machine hits both alike.
+ * (A B A B ...), so drift on a shared machine hits both alike; the database settles before each
+ * run (see `settle`).
  */
 export async function interleave<T>(
   ctx: BenchContext,
@@ -61,13 +83,17 @@ export async function interleave<T>(
 ): Promise<{ project: T[]; baseline: T[] }> {
   for (let i = 0; i < warmups; i++) {
     ctx.log(`${label}: warm-up ${i + 1}/${warmups}`);
+    await settle(ctx);
     await project(false);
+    await settle(ctx);
     await baseline(false);
   }
   const out = { project: [] as T[], baseline: [] as T[] };
   for (let i = 0; i < ctx.rounds; i++) {
     ctx.log(`${label}: round ${i + 1}/${ctx.rounds}`);
+    await settle(ctx);
     out.project.push(await project(true));
+    await settle(ctx);
     out.baseline.push(await baseline(true));
   }
   return out;
