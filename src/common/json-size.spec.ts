@@ -44,6 +44,16 @@ describe('jsonFitsIn', () => {
     );
   });
 
+  it('bounds the longest numbers JSON prints', () => {
+    // Fixed notation down to 1e-6 with 17 significant digits: the longest a number prints.
+    for (const n of [-0.0000010000319168354702, -1.2345678901234567e-308, -123456789012345680000]) {
+      const size = exactSize(n);
+      expect(jsonFitsIn(n, size)).toBe(true);
+      expect(jsonFitsIn(n, size - 1)).toBe(false);
+    }
+    expect(exactSize(-0.0000010000319168354702)).toBe(25);
+  });
+
   it('measures what is not plain JSON data', () => {
     const buffer = Buffer.alloc(100);
     expect(jsonFitsIn(buffer, exactSize(buffer))).toBe(true);

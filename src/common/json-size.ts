@@ -1,8 +1,11 @@
 /** The most bytes JSON.stringify writes for one UTF-16 unit of a string (`\u001f`). */
 const MAX_BYTES_PER_UNIT = 6;
 
-/** The longest a number can print as JSON (`-1.2345678901234567e-308`). */
-const MAX_NUMBER_BYTES = 24;
+/**
+ * The longest a number can print as JSON: `-0.0000012345678901234567` (fixed notation down to
+ * 1e-6, then 17 significant digits; the exponent form `-1.2345678901234567e-308` is 24).
+ */
+const MAX_NUMBER_BYTES = 25;
 
 /**
  * Whether `value` serializes to at most `limit` bytes of UTF-8 JSON (nothing, for `undefined`).
