@@ -13,7 +13,7 @@ import { ensureBuilt, MAIN_JS } from '../test/utils/build.js';
 import { failedRow, type BenchContext, type ResultRow } from './lib/context.js';
 import { openBenchDatabase } from './lib/db.js';
 import { secretKey } from './lib/jwt.js';
-import { startServer, type ServerProcess } from './lib/procs.js';
+import { productionNodeFlags, startServer, type ServerProcess } from './lib/procs.js';
 import { s1Read, s2Lifecycle, s6DatabaseCeiling, s7Login } from './scenarios/http.js';
 import { s3RoomJoin, s4Memory, s5Signaling } from './scenarios/sockets.js';
 
@@ -89,7 +89,8 @@ async function main(): Promise<void> {
     // The project first: it applies the migrations the baselines' queries rely on.
     // e.g. BENCH_PROJECT_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the project.
     const extra = process.env.BENCH_PROJECT_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
-    const project = await startServer('project', [...extra, MAIN_JS], {
+    const nodeFlags = productionNodeFlags(join(ROOT, 'package.json'));
+    const project = await startServer('project', [...nodeFlags, ...extra, MAIN_JS], {
       ...env,
       NODE_ENV: 'production',
       DATA_DIR: dataDir,
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
       EMPTY_ROOM_TIMEOUT_SECONDS: '3600',
     });
     servers.push(project);
-    const tsx = ['--import', 'tsx'];
+    const tsx = [...nodeFlags, '--import', 'tsx'];
     const baselineHttp = await startServer(
       'baseline-http',
       [...tsx, join(ROOT, 'bench/servers/baseline-http.ts')],
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
         memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
         os: `${osType()} ${release()}`,
         node: process.version,
+        nodeFlags: nodeFlags.join(' '),
         postgres: version[0].v,
         database: db.external ? 'DATABASE_URL' : 'embedded PostgreSQL',
       },

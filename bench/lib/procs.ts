@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,6 +28,20 @@ function probe(): string {
     probeUrl = pathToFileURL(file).href;
   }
   return probeUrl;
+}
+
+/**
+ * The Node.js flags the service runs with in production: the ones `npm run start:prod` passes
+ * (`node <flags> dist/src/main`; the Dockerfile's CMD carries the same). Every server under test
+ * gets them, the baselines too, so the runtime is configured alike on both sides.
+ */
+export function productionNodeFlags(packageJson: string): string[] {
+  const pkg = JSON.parse(readFileSync(packageJson, 'utf8')) as { scripts: Record<string, string> };
+  const [node, ...rest] = pkg.scripts['start:prod'].split(/\s+/);
+  if (node !== 'node') {
+    throw new Error(`start:prod does not run node: ${pkg.scripts['start:prod']}`);
+  }
+  return rest.filter((arg) => arg.startsWith('--'));
 }
 
 export interface Memory {
