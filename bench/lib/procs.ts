@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +25,7 @@ function probe(): string {
   if (!probeUrl) {
     const file = join(tmpdir(), `bench-mem-probe-${process.pid}.mjs`);
     writeFileSync(file, PROBE);
+    process.on('exit', () => rmSync(file, { force: true }));
     probeUrl = pathToFileURL(file).href;
   }
   return probeUrl;

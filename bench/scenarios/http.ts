@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash, verify } from '@node-rs/argon2';
@@ -251,7 +251,7 @@ export async function s6DatabaseCeiling(ctx: BenchContext): Promise<ResultRow[]>
     1,
     (m) => lifecycles(ctx, ctx.project.url, m ? seconds : 1),
     (m) => pgbenchRun(ctx, bin, file, m ? seconds : 3),
-  );
+  ).finally(() => rm(file, { force: true }));
   return [
     ratioRow(
       'S6 database ceiling',
