@@ -52,6 +52,17 @@ describe('deployment files', () => {
     }
   });
 
+  it('the image runs the service as `npm run start:prod` does, with the same Node.js flags', () => {
+    const startProd = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
+      .scripts['start:prod'];
+    const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'));
+    expect(cmd).not.toBeNull();
+    const image = JSON.parse(cmd![1]) as string[];
+    // `node <flags> dist/src/main` against `node <flags> dist/src/main.js`.
+    expect(image.join(' ')).toBe(`${startProd}.js`);
+    expect(image.some((arg) => arg.startsWith('--max-semi-space-size='))).toBe(true);
+  });
+
   it('the nginx configuration proxies both app replicas, /api and the WebSocket upgrade', () => {
     const conf = read('deploy/nginx.conf');
     expect(conf).toMatch(/server app1:3000/);
