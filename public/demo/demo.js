@@ -1,6 +1,7 @@
 // Reference client of the session video API: joins a session's room over Socket.io and runs the
 // WebRTC call through the gateway's `signal` events with the perfect-negotiation pattern, so
-// either side may join first, leave and come back. Plain ES modules, no build step.
+// either side may join first, leave and come back. The first offer of a connection comes from
+// the impolite side only (see `createPeer`). Plain ES modules, no build step.
 import { io } from './vendor/socket.io/socket.io.esm.min.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -55,9 +56,18 @@ function send(type, data) {
   });
 }
 
+/** How long the polite side waits for the other side's first offer before it offers itself. */
+const FIRST_OFFER_WAIT_MS = 3000;
+
 /**
  * Perfect negotiation (https://www.w3.org/TR/webrtc/#perfect-negotiation-example): both sides
  * may offer at once; the impolite side ignores a colliding offer, the polite side rolls back.
+ *
+ * A connection's first offer is left to the impolite side, though: when both sides offered at
+ * once, Chromium's polite side (rolled back, then answering) sometimes never gathered an ICE
+ * candidate again, and the call stayed unconnected (3 of 8 tries of two /demo tabs). The polite
+ * side answers that first offer, and offers itself only after it, or when none came within
+ * FIRST_OFFER_WAIT_MS (the other side may still hold an earlier connection to us).
  */
 function createPeer(otherUserId) {
   const pc = new RTCPeerConnection({ iceServers });
@@ -65,13 +75,13 @@ function createPeer(otherUserId) {
     pc,
     otherUserId,
     polite: me < otherUserId,
+    /** True once a remote description was applied, or the polite side stopped waiting for one. */
+    negotiated: false,
     makingOffer: false,
     ignoreOffer: false,
+    firstOfferTimer: undefined,
   };
-  for (const track of localStream?.getTracks() ?? []) {
-    pc.addTrack(track, localStream);
-  }
-  pc.onnegotiationneeded = async () => {
+  const negotiate = async () => {
     try {
       state.makingOffer = true;
       await pc.setLocalDescription();
@@ -82,6 +92,35 @@ function createPeer(otherUserId) {
       state.makingOffer = false;
     }
   };
+  const receiveOnly = () => {
+    // Without a camera the offer still asks for the other side's audio and video.
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+  };
+  for (const track of localStream?.getTracks() ?? []) {
+    pc.addTrack(track, localStream);
+  }
+  pc.onnegotiationneeded = () => {
+    if (state.polite && !state.negotiated) {
+      return; // the impolite side offers first; our tracks go into the answer
+    }
+    void negotiate();
+  };
+  if (state.polite) {
+    state.firstOfferTimer = setTimeout(() => {
+      if (state.negotiated || pc.signalingState !== 'stable' || peer !== state) {
+        return;
+      }
+      state.negotiated = true;
+      if (pc.getTransceivers().length === 0) {
+        receiveOnly(); // fires negotiationneeded
+      } else {
+        void negotiate();
+      }
+    }, FIRST_OFFER_WAIT_MS);
+  } else if (!localStream) {
+    receiveOnly();
+  }
   pc.onicecandidate = ({ candidate }) => {
     if (candidate) {
       send('ice-candidate', candidate.toJSON());
@@ -100,6 +139,7 @@ function createPeer(otherUserId) {
 
 function closePeer() {
   if (peer) {
+    clearTimeout(peer.firstOfferTimer);
     peer.pc.close();
     peer = undefined;
   }
@@ -129,6 +169,7 @@ async function onSignal({ from, type, data }) {
         return;
       }
       await pc.setRemoteDescription(data);
+      state.negotiated = true;
       if (type === 'offer') {
         await pc.setLocalDescription();
         send('answer', pc.localDescription.toJSON());

@@ -61,6 +61,38 @@ async function expectInlineScriptRefused(page: Page, violations: string[]): Prom
   expect(violations.slice(before).join('\n')).toMatch(/^script-src/);
 }
 
+/** The page shows the call In Progress, connected, with the other side's video playing. */
+async function expectInCall(page: Page): Promise<void> {
+  const text = (id: string) => page.locator(`[data-testid="${id}"]`);
+  await expect(
+    text('status').filter({ hasText: 'In Progress' }).waitFor({ timeout: BROWSER_TIMEOUT_MS }),
+  ).resolves.toBeUndefined();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="connection"]')?.textContent === 'connected',
+    undefined,
+    { timeout: BROWSER_TIMEOUT_MS },
+  );
+  // The other side's camera (Chromium's fake device) arrives as decoded frames.
+  await page.waitForFunction(
+    () => {
+      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+      return (
+        !!video &&
+        video.videoWidth > 0 &&
+        video.getVideoPlaybackQuality().totalVideoFrames > 0 &&
+        video.currentTime > 0
+      );
+    },
+    undefined,
+    { timeout: BROWSER_TIMEOUT_MS },
+  );
+  const local = await page.evaluate(() => {
+    const video = document.querySelector<HTMLVideoElement>('[data-testid="local-video"]');
+    return video?.srcObject instanceof MediaStream;
+  });
+  expect(local).toBe(true);
+}
+
 (chromiumAvailable() ? describe : describe.skip)('in Chromium', () => {
   let t: TestApp;
   let browser: Browser;
@@ -126,7 +158,7 @@ async function expectInlineScriptRefused(page: Page, violations: string[]): Prom
   );
 
   it(
-    'two tabs of /demo hold a call through our signaling; closing both ends it after the grace period',
+    'two tabs of /demo hold a call through our signaling, also across a reload; closing both ends it after the grace period',
     async () => {
       const { party, id } = await confirmedSession(t);
       const contexts: BrowserContext[] = [];
@@ -145,38 +177,7 @@ async function expectInlineScriptRefused(page: Page, violations: string[]): Prom
         const client = await open(party.client.token);
         const psychologist = await open(party.psychologist.token);
         for (const { page } of [client, psychologist]) {
-          const text = (id: string) => page.locator(`[data-testid="${id}"]`);
-          await expect(
-            text('status')
-              .filter({ hasText: 'In Progress' })
-              .waitFor({ timeout: BROWSER_TIMEOUT_MS }),
-          ).resolves.toBeUndefined();
-          await page.waitForFunction(
-            () => document.querySelector('[data-testid="connection"]')?.textContent === 'connected',
-            undefined,
-            { timeout: BROWSER_TIMEOUT_MS },
-          );
-          // The other side's camera (Chromium's fake device) arrives as decoded frames.
-          await page.waitForFunction(
-            () => {
-              const video = document.querySelector<HTMLVideoElement>(
-                '[data-testid="remote-video"]',
-              );
-              return (
-                !!video &&
-                video.videoWidth > 0 &&
-                video.getVideoPlaybackQuality().totalVideoFrames > 0 &&
-                video.currentTime > 0
-              );
-            },
-            undefined,
-            { timeout: BROWSER_TIMEOUT_MS },
-          );
-          const local = await page.evaluate(() => {
-            const video = document.querySelector<HTMLVideoElement>('[data-testid="local-video"]');
-            return video?.srcObject instanceof MediaStream;
-          });
-          expect(local).toBe(true);
+          await expectInCall(page);
         }
         await client.page.screenshot({ path: screenshotPath('demo-client') });
         await psychologist.page.screenshot({ path: screenshotPath('demo-psychologist') });
@@ -184,6 +185,12 @@ async function expectInlineScriptRefused(page: Page, violations: string[]): Prom
           .get(`/api/sessions/${id}`)
           .set('Authorization', party.client.auth);
         expect(session.body.status).toBe('In Progress');
+        // One side reloads (leaves and comes back; its page is revalidated, a 304): the call
+        // carries on with a new connection.
+        await psychologist.page.reload();
+        for (const { page } of [psychologist, client]) {
+          await expectInCall(page);
+        }
         expect([...client.errors, ...psychologist.errors]).toEqual([]);
         expect([...client.violations, ...psychologist.violations]).toEqual([]);
         await expectInlineScriptRefused(client.page, client.violations);

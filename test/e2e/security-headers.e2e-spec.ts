@@ -177,6 +177,24 @@ describe('security headers', () => {
         }
       },
     );
+
+    it.each([
+      ['If-None-Match', (res: { headers: Record<string, string> }) => res.headers.etag],
+      [
+        'If-Modified-Since',
+        (res: { headers: Record<string, string> }) => res.headers['last-modified'],
+      ],
+    ])(
+      'keeps its policy on a 304 to a reload (%s): the browser applies those headers to the page it kept',
+      async (header, validator) => {
+        const first = await t.api.get('/demo/').expect(200);
+        const value = validator(first);
+        expect(value).toEqual(expect.any(String));
+        const again = await t.api.get('/demo/').set(header, value);
+        expect(again.status).toBe(304);
+        expect(policyOf(again)).toEqual(policyOf(first));
+      },
+    );
   });
 });
 

@@ -154,14 +154,17 @@ export function registerSecurityHeaders(app: NestFastifyApplication, config: App
     if (!reply.hasHeader('content-security-policy')) {
       void reply.headers(fallback);
     }
-    const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('text/html')) {
-      const path = request.url.split('?', 1)[0];
-      if (DOCS_PAGE.test(path) && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-        void reply.header('content-security-policy', docsPolicy(payload.toString()));
-      } else if (DEMO_PAGE.test(path)) {
-        void reply.header('content-security-policy', serializePolicy(DEMO_POLICY));
-      }
+    const path = request.url.split('?', 1)[0];
+    if (DEMO_PAGE.test(path)) {
+      // By path, not content type: a 304 to a reload has none, and the browser applies the 304's
+      // headers to the page it kept (API_POLICY there would block the page's own script).
+      void reply.header('content-security-policy', serializePolicy(DEMO_POLICY));
+    } else if (
+      DOCS_PAGE.test(path) &&
+      String(reply.getHeader('content-type')).startsWith('text/html') &&
+      (typeof payload === 'string' || Buffer.isBuffer(payload))
+    ) {
+      void reply.header('content-security-policy', docsPolicy(payload.toString()));
     }
     done(null, payload);
   });
