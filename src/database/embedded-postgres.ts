@@ -21,6 +21,10 @@ export interface EmbeddedPostgresOptions {
   /** Directory that holds `pg/` (the cluster) and `pg-password`. */
   dataDir: string;
   log?: (message: string) => void;
+  /** Extra server settings (`-c name=value`), e.g. a throwaway test cluster's. */
+  settings?: Record<string, string>;
+  /** Receives the server's own log output once it runs (discarded without it). */
+  serverLog?: (chunk: string) => void;
 }
 
 interface Binaries {
@@ -232,6 +236,10 @@ export async function startEmbeddedPostgres(
       'unix_socket_directories=',
       '-c',
       'max_connections=200',
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => [
+        '-c',
+        `${name}=${value}`,
+      ]),
     ],
     { ...user, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -257,7 +265,12 @@ export async function startEmbeddedPostgres(
       reject(new Error(`embedded PostgreSQL exited during start-up: ${output.trim()}`)),
     );
   });
-  child.stderr?.resume();
+  const { serverLog } = options;
+  if (serverLog) {
+    child.stderr?.on('data', (chunk: Buffer) => serverLog(chunk.toString()));
+  } else {
+    child.stderr?.resume();
+  }
   log(`embedded PostgreSQL: listening on 127.0.0.1:${port}, data in ${clusterDir}`);
 
   return {

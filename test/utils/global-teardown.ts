@@ -1,3 +1,22 @@
+import { readFile, rm } from 'node:fs/promises';
+
+/** What in the embedded server's log says a test waited on the database (see global-setup.ts). */
+const WAITS = /duration: \d|still waiting for|deadlock detected/;
+const MAX_LINES = 40;
+
 export default async function globalTeardown(): Promise<void> {
   await globalThis.__EMBEDDED_PG__?.stop();
+  const dir = globalThis.__EMBEDDED_PG_DIR__;
+  if (!dir) {
+    return;
+  }
+  const log = await readFile(dir.logFile, 'utf8').catch(() => '');
+  const waits = log.split('\n').filter((line) => WAITS.test(line));
+  if (waits.length > 0) {
+    process.stdout.write(
+      `\nPostgreSQL logged ${waits.length} lock waits or statements over 2 s during the run:\n` +
+        `${waits.slice(0, MAX_LINES).join('\n')}\n`,
+    );
+  }
+  await rm(dir.dataDir, { recursive: true, force: true });
 }
