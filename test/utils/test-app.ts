@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
@@ -46,6 +47,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const app = await createApp({ config, databaseUrl: db.url, logTo: options.logTo });
   await app.listen({ port: 0, host: '127.0.0.1' });
+  // A test that times out may have waited on the machine rather than on the app: the longest
+  // stall of this process's event loop while the app runs is reported when it closes, if over 2 s.
+  const loopDelay = monitorEventLoopDelay({ resolution: 50 });
+  loopDelay.enable();
   const url = await app.getUrl();
   return {
     app,
@@ -55,6 +60,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     dataSource: app.get(DataSource),
     db,
     async close({ keepDatabase = false } = {}) {
+      loopDelay.disable();
+      const stalledMs = Math.round(loopDelay.max / 1e6);
+      if (stalledMs > 2000) {
+        console.warn(`the event loop of this test process stalled for up to ${stalledMs} ms`);
+      }
       await app.close();
       if (!keepDatabase) {
         await db.drop();
