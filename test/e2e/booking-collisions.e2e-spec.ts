@@ -1,7 +1,9 @@
+import { Client } from 'pg';
 import { createParty, type Party } from '../factories/sessions.js';
 import { registerUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
 import { simultaneousRequests } from '../utils/simultaneous-requests.js';
+import { eventually } from '../utils/socket-client.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 
 const HOUR = 3600_000;
@@ -66,6 +68,61 @@ describe('bookings that cannot collide', () => {
       409,
       'SLOT_TAKEN',
     );
+  });
+
+  it('retries a booking that PostgreSQL aborted in a deadlock, and answers SLOT_TAKEN, not 500', async () => {
+    // Two bookings that collide twice over. Another transaction books the party's client (with
+    // another psychologist); the app's INSERT, which enters the psychologists' exclusion index
+    // before the clients' (the order the migration created them), waits at the clients' with its
+    // psychologist entry in place. That transaction then books the party's psychologist, so it
+    // waits for the app's: a deadlock. PostgreSQL aborts the app's INSERT (it waited first, so
+    // its check runs first); the retry waits again and, once the other commits, meets its row.
+    const party = await createParty(t);
+    const [otherClient, otherPsychologist] = await Promise.all([
+      registerUser(t, 'client'),
+      registerUser(t, 'psychologist'),
+    ]);
+    const start = new Date(at(6));
+    const end = new Date(start.getTime() + 50 * 60_000);
+    const insert = `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes)
+                    VALUES ($1, $2, $3, $4, 50)`;
+    const deadlocks = async () =>
+      Number(
+        (
+          await t.dataSource.query(
+            `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`,
+          )
+        )[0].deadlocks,
+      );
+    const deadlocksBefore = await deadlocks();
+    const other = new Client({ connectionString: t.db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(insert, [party.client.id, otherPsychologist.id, start, end]);
+      const booking = book(party, start.toISOString()).then((res) => res);
+      await eventually(async () => {
+        const [row] = await t.dataSource.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE 'INSERT INTO sessions%'`,
+        );
+        return row.n === 1 || undefined;
+      }, 10_000);
+      // Waits for the app's uncommitted row until PostgreSQL aborts the app's INSERT.
+      await other.query(insert, [otherClient.id, party.psychologist.id, start, end]);
+      await other.query('COMMIT');
+      expectError(await booking, 409, 'SLOT_TAKEN');
+    } finally {
+      await other.end();
+    }
+    // The deadlock did happen (the scenario above depends on PostgreSQL's index order).
+    await eventually(async () => (await deadlocks()) > deadlocksBefore || undefined, 10_000);
+    const rows = await t.dataSource.query(
+      `SELECT client_id FROM sessions WHERE psychologist_id = $1`,
+      [party.psychologist.id],
+    );
+    expect(rows).toEqual([{ client_id: otherClient.id }]);
   });
 
   it('keeps a client from holding two overlapping bookings, with different psychologists too', async () => {
