@@ -17,13 +17,3 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   const e = pgError(error);
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
-
-export function isExclusionViolation(error: unknown, constraint?: string): boolean {
-  const e = pgError(error);
-  return e?.code === '23P01' && (constraint === undefined || e.constraint === constraint);
-}
-
-/** deadlock_detected: PostgreSQL aborted this transaction to break a cycle; retrying is safe. */
-export function isDeadlock(error: unknown): boolean {
-  return pgError(error)?.code === '40P01';
-}

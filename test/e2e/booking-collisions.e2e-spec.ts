@@ -70,54 +70,105 @@ describe('bookings that cannot collide', () => {
     );
   });
 
-  it('retries a booking that PostgreSQL aborted in a deadlock, and answers SLOT_TAKEN, not 500', async () => {
-    // Two bookings that collide twice over. Another transaction books the party's client (with
-    // another psychologist); the app's INSERT, which enters the psychologists' exclusion index
-    // before the clients' (the order the migration created them), waits at the clients' with its
-    // psychologist entry in place. That transaction then books the party's psychologist, so it
-    // waits for the app's: a deadlock. PostgreSQL aborts the app's INSERT (it waited first, so
-    // its check runs first); the retry waits again and, once the other commits, meets its row.
+  /** Other bookings, in a transaction of the test's own that it ends when it chooses. */
+  async function holdBookings(
+    rows: Array<[clientId: string, psychologistId: string, start: Date]>,
+  ) {
+    const other = new Client({ connectionString: t.db.url });
+    await other.connect();
+    await other.query('BEGIN');
+    const insert = (clientId: string, psychologistId: string, start: Date) =>
+      other.query(
+        `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes)
+         VALUES ($1, $2, $3, $4, 50)`,
+        [clientId, psychologistId, start, new Date(start.getTime() + 50 * 60_000)],
+      );
+    for (const row of rows) {
+      await insert(...row);
+    }
+    return {
+      insert,
+      end: async (how: 'COMMIT' | 'ROLLBACK') => {
+        await other.query(how);
+        await other.end();
+      },
+    };
+  }
+
+  /**
+   * Resolves once `count` statements of this database wait for a lock; asks on a connection of
+   * its own, as the waiting bookings may hold all of the app's.
+   */
+  async function waitingForLocks(count: number): Promise<void> {
+    const observer = new Client({ connectionString: t.db.url });
+    await observer.connect();
+    try {
+      await eventually(async () => {
+        const { rows } = await observer.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0].n >= count || undefined;
+      }, 20_000);
+    } finally {
+      await observer.end();
+    }
+  }
+
+  it('gives one of 20 bookings released at the same instant the slot, the rest 409 SLOT_TAKEN', async () => {
+    // The 20 wait behind an uncommitted overlapping booking, then all go on when it rolls back.
+    // With a plain INSERT each had entered its row before waiting, so they then all waited for
+    // each other: one deadlock found a second, for over a minute, and 500s.
+    const psychologist = await registerUser(t, 'psychologist');
+    const [holder, ...clients] = await Promise.all(
+      Array.from({ length: 21 }, () => registerUser(t, 'client')),
+    );
+    const start = new Date(at(6));
+    const held = await holdBookings([[holder.id, psychologist.id, start]]);
+    const answers = simultaneousRequests(
+      t.url,
+      clients.map((client, i) => ({
+        method: 'POST',
+        path: '/api/sessions',
+        headers: { authorization: client.auth },
+        body: {
+          psychologistId: psychologist.id,
+          scheduledStart: new Date(start.getTime() + i * 60_000).toISOString(),
+          durationMinutes: 50,
+        },
+      })),
+    );
+    try {
+      await waitingForLocks(clients.length);
+    } finally {
+      await held.end('ROLLBACK');
+    }
+    const outcomes = (await answers).map((a) => `${a.status} ${String(a.body.code)}`);
+    expect(outcomes.filter((o) => o.startsWith('201'))).toHaveLength(1);
+    expect(outcomes.filter((o) => !o.startsWith('201'))).toEqual(
+      Array.from({ length: clients.length - 1 }, () => '409 SLOT_TAKEN'),
+    );
+  });
+
+  it('answers SLOT_TAKEN, without a deadlock, when a transaction waited for books both parties', async () => {
+    // The other transaction books the party's client, the app's booking waits for it, and then
+    // it books the party's psychologist too. A plain INSERT would have entered the app's row in
+    // the psychologists' index before waiting: the second booking would wait for it, a deadlock.
     const party = await createParty(t);
     const [otherClient, otherPsychologist] = await Promise.all([
       registerUser(t, 'client'),
       registerUser(t, 'psychologist'),
     ]);
-    const start = new Date(at(6));
-    const end = new Date(start.getTime() + 50 * 60_000);
-    const insert = `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes)
-                    VALUES ($1, $2, $3, $4, 50)`;
-    const deadlocks = async () =>
-      Number(
-        (
-          await t.dataSource.query(
-            `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`,
-          )
-        )[0].deadlocks,
-      );
-    const deadlocksBefore = await deadlocks();
-    const other = new Client({ connectionString: t.db.url });
-    await other.connect();
+    const start = new Date(at(8));
+    const held = await holdBookings([[party.client.id, otherPsychologist.id, start]]);
+    const booking = book(party, start.toISOString()).then((res) => res);
     try {
-      await other.query('BEGIN');
-      await other.query(insert, [party.client.id, otherPsychologist.id, start, end]);
-      const booking = book(party, start.toISOString()).then((res) => res);
-      await eventually(async () => {
-        const [row] = await t.dataSource.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE 'INSERT INTO sessions%'`,
-        );
-        return row.n === 1 || undefined;
-      }, 10_000);
-      // Waits for the app's uncommitted row until PostgreSQL aborts the app's INSERT.
-      await other.query(insert, [otherClient.id, party.psychologist.id, start, end]);
-      await other.query('COMMIT');
-      expectError(await booking, 409, 'SLOT_TAKEN');
+      await waitingForLocks(1);
+      await held.insert(otherClient.id, party.psychologist.id, start);
     } finally {
-      await other.end();
+      await held.end('COMMIT');
     }
-    // The deadlock did happen (the scenario above depends on PostgreSQL's index order).
-    await eventually(async () => (await deadlocks()) > deadlocksBefore || undefined, 10_000);
+    expectError(await booking, 409, 'SLOT_TAKEN');
     const rows = await t.dataSource.query(
       `SELECT client_id FROM sessions WHERE psychologist_id = $1`,
       [party.psychologist.id],
