@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { createParty, type Party } from '../factories/sessions.js';
-import { registerUser } from '../factories/users.js';
+import { registerUser, type TestUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
 import { simultaneousRequests } from '../utils/simultaneous-requests.js';
 import { eventually } from '../utils/socket-client.js';
@@ -27,24 +27,27 @@ describe('bookings that cannot collide', () => {
       .set('Authorization', party.client.auth)
       .send({ psychologistId: party.psychologist.id, scheduledStart: start, durationMinutes });
 
-  it('gives one of 20 simultaneous overlapping bookings for one psychologist, the rest 409 SLOT_TAKEN', async () => {
-    const psychologist = await registerUser(t, 'psychologist');
-    const clients = await Promise.all(Array.from({ length: 20 }, () => registerUser(t, 'client')));
-    const start = new Date(at(1));
-    const answers = await simultaneousRequests(
+  /** Each client books the psychologist, all at once: different starts, all overlapping the first. */
+  const bookTogether = (clients: TestUser[], psychologistId: string, start: Date) =>
+    simultaneousRequests(
       t.url,
       clients.map((client, i) => ({
         method: 'POST',
         path: '/api/sessions',
         headers: { authorization: client.auth },
-        // Different starts, all overlapping the first one.
         body: {
-          psychologistId: psychologist.id,
+          psychologistId,
           scheduledStart: new Date(start.getTime() + i * 60_000).toISOString(),
           durationMinutes: 50,
         },
       })),
     );
+
+  it('gives one of 20 simultaneous overlapping bookings for one psychologist, the rest 409 SLOT_TAKEN', async () => {
+    const psychologist = await registerUser(t, 'psychologist');
+    const clients = await Promise.all(Array.from({ length: 20 }, () => registerUser(t, 'client')));
+    const start = new Date(at(1));
+    const answers = await bookTogether(clients, psychologist.id, start);
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     const refused = answers.filter((a) => a.status !== 201);
     expect(refused.map((a) => `${a.status} ${String(a.body.code)}`)).toEqual(
@@ -125,19 +128,7 @@ describe('bookings that cannot collide', () => {
     );
     const start = new Date(at(6));
     const held = await holdBookings([[holder.id, psychologist.id, start]]);
-    const answers = simultaneousRequests(
-      t.url,
-      clients.map((client, i) => ({
-        method: 'POST',
-        path: '/api/sessions',
-        headers: { authorization: client.auth },
-        body: {
-          psychologistId: psychologist.id,
-          scheduledStart: new Date(start.getTime() + i * 60_000).toISOString(),
-          durationMinutes: 50,
-        },
-      })),
-    );
+    const answers = bookTogether(clients, psychologist.id, start);
     try {
       await waitingForLocks(clients.length);
     } finally {
