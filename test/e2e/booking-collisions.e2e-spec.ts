@@ -3,8 +3,8 @@ import { createParty, type Party } from '../factories/sessions.js';
 import { registerUser, type TestUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
 import { simultaneousRequests } from '../utils/simultaneous-requests.js';
-import { eventually } from '../utils/socket-client.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
+import { waitForLockWaiters } from '../utils/test-database.js';
 
 const HOUR = 3600_000;
 
@@ -98,26 +98,6 @@ describe('bookings that cannot collide', () => {
     };
   }
 
-  /**
-   * Resolves once `count` statements of this database wait for a lock; asks on a connection of
-   * its own, as the waiting bookings may hold all of the app's.
-   */
-  async function waitingForLocks(count: number): Promise<void> {
-    const observer = new Client({ connectionString: t.db.url });
-    await observer.connect();
-    try {
-      await eventually(async () => {
-        const { rows } = await observer.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        return rows[0].n >= count || undefined;
-      }, 20_000);
-    } finally {
-      await observer.end();
-    }
-  }
-
   it('gives one of 20 bookings released at the same instant the slot, the rest 409 SLOT_TAKEN', async () => {
     // The 20 wait behind an uncommitted overlapping booking, then all go on when it rolls back.
     // With a plain INSERT each had entered its row before waiting, so they then all waited for
@@ -130,7 +110,7 @@ describe('bookings that cannot collide', () => {
     const held = await holdBookings([[holder.id, psychologist.id, start]]);
     const answers = bookTogether(clients, psychologist.id, start);
     try {
-      await waitingForLocks(clients.length);
+      await waitForLockWaiters(t.db.url, clients.length);
     } finally {
       await held.end('ROLLBACK');
     }
@@ -154,7 +134,7 @@ describe('bookings that cannot collide', () => {
     const held = await holdBookings([[party.client.id, otherPsychologist.id, start]]);
     const booking = book(party, start.toISOString()).then((res) => res);
     try {
-      await waitingForLocks(1);
+      await waitForLockWaiters(t.db.url, 1);
       await held.insert(otherClient.id, party.psychologist.id, start);
     } finally {
       await held.end('COMMIT');

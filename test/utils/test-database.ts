@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { eventually } from './socket-client.js';
 
 export interface TestDatabase {
   url: string;
@@ -37,4 +38,24 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         () => undefined,
       ),
   };
+}
+
+/**
+ * Resolves once at least `count` statements in the database of `url` wait for a lock. It asks
+ * on a connection of its own: the waiting statements may hold every connection of the app's pool.
+ */
+export async function waitForLockWaiters(url: string, count: number): Promise<void> {
+  const observer = new Client({ connectionString: url });
+  await observer.connect();
+  try {
+    await eventually(async () => {
+      const { rows } = await observer.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return rows[0].n >= count || undefined;
+    }, 20_000);
+  } finally {
+    await observer.end();
+  }
 }
