@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -69,11 +69,13 @@ export async function startServer(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<ServerProcess> {
+  // stdout (the project's JSON request log) goes to /dev/null: writing it costs the same as in
+  // production, and nothing here reads it. BENCH_SERVER_STDOUT_DIR keeps it, e.g. for a GC trace.
+  const stdoutDir = process.env.BENCH_SERVER_STDOUT_DIR;
+  const stdout = stdoutDir ? openSync(join(stdoutDir, `${name}-${Date.now()}.log`), 'w') : 'ignore';
   const child = spawn(process.execPath, ['--expose-gc', '--import', probe(), ...args], {
     env: { ...process.env, ...env },
-    // stdout (the project's JSON request log) goes to /dev/null: writing it costs the same as in
-    // production, and nothing here reads it.
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    stdio: ['ignore', stdout, 'pipe', 'ipc'],
   });
   let out = '';
   child.stderr!.on('data', (c: Buffer) => {

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Socket } from 'socket.io-client';
 import { seedSessions, type SeededSession } from '../lib/db.js';
 import {
@@ -216,6 +217,9 @@ interface Step {
   received: number;
   p50: number;
   p99: number;
+  startedAt: string;
+  /** The longest the load generator's event loop was held up during the step. */
+  generatorMaxLagMs: number;
 }
 
 /**
@@ -232,6 +236,10 @@ async function signalingStep(pairs: Pair[], rate: number, seconds: number): Prom
   for (const s of sockets(pairs)) {
     s.on('signal', handler);
   }
+  // The load generator's own stalls delay sending and receiving alike; BENCH_DEBUG shows them.
+  const generatorLag = monitorEventLoopDelay({ resolution: 5 });
+  generatorLag.enable();
+  const startedAt = new Date().toISOString();
   const cursor = pairs.map(() => 0);
   let next = 0;
   let sent = 0;
@@ -284,7 +292,16 @@ async function signalingStep(pairs: Pair[], rate: number, seconds: number): Prom
   // Messages still missing after 3 s count as arbitrarily late.
   const late = Array.from({ length: Math.max(0, sent - received) }, () => 1e9);
   const all = latencies.concat(late);
-  return { rate, sent, received, p50: percentile(all, 50), p99: percentile(all, 99) };
+  generatorLag.disable();
+  return {
+    rate,
+    sent,
+    received,
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
+    startedAt,
+    generatorMaxLagMs: generatorLag.max / 1e6,
+  };
 }
 
 /** S5: relay latency at a base load and the highest rate whose p99 stays under 50 ms. */

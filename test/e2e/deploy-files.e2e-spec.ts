@@ -61,6 +61,7 @@ describe('deployment files', () => {
     // `node <flags> dist/src/main` against `node <flags> dist/src/main.js`.
     expect(image.join(' ')).toBe(`${startProd}.js`);
     expect(image.some((arg) => arg.startsWith('--max-semi-space-size='))).toBe(true);
+    expect(image).toContain('--no-memory-reducer');
   });
 
   it('the nginx configuration proxies both app replicas, /api and the WebSocket upgrade', () => {
