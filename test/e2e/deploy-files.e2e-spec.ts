@@ -62,6 +62,7 @@ describe('deployment files', () => {
     expect(image.join(' ')).toBe(`${startProd}.js`);
     expect(image.some((arg) => arg.startsWith('--max-semi-space-size='))).toBe(true);
     expect(image).toContain('--no-memory-reducer');
+    expect(image.some((arg) => arg.startsWith('--heap-growing-percent='))).toBe(true);
   });
 
   it('the nginx configuration proxies both app replicas, /api and the WebSocket upgrade', () => {

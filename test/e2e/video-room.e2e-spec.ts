@@ -16,6 +16,7 @@ import {
 } from '../utils/socket-client.js';
 import { Sql } from '../../src/database/sql.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../utils/test-app.js';
+import { waitForLockWaiters } from '../utils/test-database.js';
 
 const GRACE_SECONDS = 2;
 
@@ -444,7 +445,7 @@ describe('video room (WebSocket)', () => {
         await holder.query('BEGIN');
         await holder.query('SELECT FROM sessions WHERE id = $1 FOR UPDATE', [id]);
         const joining = request(psych, 'join-room', { sessionId: id });
-        await sleep(300); // in the room, its join waiting for the row lock
+        await waitForLockWaiters(t.db.url, 1); // in the room, its join waiting for the row lock
         expect(
           await request(psych, 'signal', { sessionId: id, type: 'offer', data: 'sdp' }),
         ).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
