@@ -130,6 +130,22 @@ export function ratioRow(
   };
 }
 
+/** A row that reports the project against the baseline with no target (`target: 'report'`). */
+export function reportRow(
+  name: string,
+  metric: string,
+  unit: string,
+  project: number[],
+  baseline: number[],
+  note?: string,
+): ResultRow {
+  return {
+    ...ratioRow(name, metric, unit, project, baseline, '<=', 1, note),
+    target: 'report',
+    met: null,
+  };
+}
+
 export function failedRow(name: string, error: unknown): ResultRow {
   return {
     name,
