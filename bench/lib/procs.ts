@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -77,6 +77,9 @@ export async function startServer(
     env: { ...process.env, ...env },
     stdio: ['ignore', stdout, 'pipe', 'ipc'],
   });
+  if (typeof stdout === 'number') {
+    closeSync(stdout); // the child holds its own copy
+  }
   let out = '';
   child.stderr!.on('data', (c: Buffer) => {
     out = (out + c.toString()).slice(-20_000);
