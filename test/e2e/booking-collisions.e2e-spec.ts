@@ -132,6 +132,7 @@ describe('bookings that cannot collide', () => {
     ]);
     const start = new Date(at(8));
     const held = await holdBookings([[party.client.id, otherPsychologist.id, start]]);
+    // `.then` sends the request now (supertest sends on first use), while the test goes on.
     const booking = book(party, start.toISOString()).then((res) => res);
     try {
       await waitForLockWaiters(t.db.url, 1);

@@ -3,7 +3,8 @@ import { readFile, rm } from 'node:fs/promises';
 /**
  * What in the embedded server's log says a test waited on the database (see global-setup.ts):
  * slow statements, lock waits over 1 s and connections that timed out (e.g. authenticating).
- * Deadlocks are left out: booking-collisions makes one on purpose, and the app retries them.
+ * Deadlocks are left out: no test makes one now (bookings are speculative insertions), and a
+ * test that provoked one on purpose would only add noise here.
  */
 const WAITS = /duration: \d|still waiting for|due to timeout/;
 const MAX_LINES = 40;
