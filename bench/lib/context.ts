@@ -49,11 +49,14 @@ export function tokensOf(ctx: BenchContext, s: SeededSession) {
 }
 
 /**
- * Between two runs: the database is left as a run found it to work in. The project closes the
- * stays of sockets that went away after their clients are gone, so the next run waits until no
- * stay is open; then the tables are vacuumed and analysed, so that neither that cleanup nor an
- * autovacuum of what the previous run wrote lands inside the next run (a stall of either
- * stopped S5's rate ladder early in full runs, in whichever round it hit).
+ * Between two runs: the database and the servers are left as a run found them to work in. The
+ * project closes the stays of sockets that went away after their clients are gone, so the next
+ * run waits until no stay is open; then the tables are vacuumed and analysed, so that neither
+ * that cleanup nor an autovacuum of what the previous run wrote lands inside the next run (a
+ * stall of either stopped S5's rate ladder early in full runs, in whichever round it hit).
+ * Last, every server runs a full GC, so no run pays for the garbage of the one before: after
+ * S4's thousands of closed sockets the project's scavenges in S5's first round took up to 33 ms
+ * instead of 2-6 ms until a mark-compact came, and the round stopped at 3,000 msgs/s.
  */
 export async function settle(ctx: BenchContext): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -67,6 +70,7 @@ export async function settle(ctx: BenchContext): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await ctx.pool.query('VACUUM ANALYZE');
+  await Promise.all([ctx.project, ctx.baselineHttp, ctx.baselineIo].map((s) => s.memory()));
 }
 
 /**
