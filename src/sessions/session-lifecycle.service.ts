@@ -201,18 +201,13 @@ export function transitionParts(
     case 'payment':
       break;
   }
-  // The status guard reads `prev`, the row as this statement locked it (no one else can move it
-  // in between). A condition on `s.status` would let the planner reach the row through a partial
-  // index on status (`sessions_confirmed_start_idx`, WHERE status = 'Confirmed'), and with
-  // statistics that think that index nearly empty it did: a prepared auto-start read 1,735 rows of
-  // it to find its one session.
   const ctes = `prev AS (
        SELECT id, status FROM sessions WHERE id = ${sessionId} FOR UPDATE
      ), moved AS (
        UPDATE sessions s
           SET status = ${sqlLiteral(rule.to)}, updated_at = now()${set.map((x) => `, ${x}`).join('')}
          FROM prev
-        WHERE s.id = prev.id AND prev.status = ANY(${sqlLiteralArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
+        WHERE s.id = prev.id AND s.status = ANY(${sqlLiteralArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
         RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status
      ), logged AS (
        INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
