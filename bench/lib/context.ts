@@ -70,6 +70,7 @@ export async function settle(ctx: BenchContext): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await ctx.pool.query('VACUUM ANALYZE');
+  // The memory probe's answer is not needed here, only the full GC it runs first.
   await Promise.all([ctx.project, ctx.baselineHttp, ctx.baselineIo].map((s) => s.memory()));
 }
 
