@@ -6,6 +6,7 @@ import { SessionPolicies1764000000003 } from '../../migrations/1764000000003-Ses
 import { Webhooks1764000000004 } from '../../migrations/1764000000004-Webhooks.js';
 import { WebhookRetention1764000000005 } from '../../migrations/1764000000005-WebhookRetention.js';
 import { PresenceBySocket1764000000006 } from '../../migrations/1764000000006-PresenceBySocket.js';
+import { PartialIndexesByKey1764000000007 } from '../../migrations/1764000000007-PartialIndexesByKey.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   Webhooks1764000000004,
   WebhookRetention1764000000005,
   PresenceBySocket1764000000006,
+  PartialIndexesByKey1764000000007,
 ];
 
 /**

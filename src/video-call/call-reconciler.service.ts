@@ -18,6 +18,16 @@ import { PresenceService } from './presence.service.js';
 const TICK_MS = 500;
 
 /**
+ * The session's row with id `param`, locked, as `locked` (SKIP LOCKED: a row another instance
+ * holds is theirs), for a re-check written over it. The re-check's conditions are not on the scan
+ * of sessions itself: a status there would let the planner read a partial index by status whole
+ * instead of the key (see the PartialIndexesByKey migration).
+ */
+function lockedById(param: string): string {
+  return `WITH locked AS (SELECT * FROM sessions WHERE id = ${param} FOR UPDATE SKIP LOCKED)`;
+}
+
+/**
  * Keeps the deadlines that no in-memory timer may own: every instance runs this loop, against the
  * database, so whatever instance is alive (or the same one after a restart) finds them.
  * - every heartbeat: sign this instance alive and bury instances that stopped doing so;
@@ -68,10 +78,9 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
         // Re-checked under the row lock: a participant may have rejoined, another instance may
         // be ending it right now (SKIP LOCKED: then it is theirs).
         const rows: { room_emptied_at: Date }[] = await m.query(
-          `SELECT room_emptied_at FROM sessions
-            WHERE id = $1 AND status = 'In Progress' AND room_emptied_at IS NOT NULL
-              AND room_emptied_at <= now() - make_interval(secs => $2)
-            FOR UPDATE SKIP LOCKED`,
+          `${lockedById('$1')}
+           SELECT room_emptied_at FROM locked
+            WHERE status = 'In Progress' AND room_emptied_at <= now() - make_interval(secs => $2)`,
           [id, this.config.emptyRoomTimeoutSeconds],
         );
         const emptiedAt = rows[0]?.room_emptied_at;
@@ -131,7 +140,7 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
     for (const { id } of rows) {
       const change = await this.db.transaction(async (m) => {
         const locked: { id: string }[] = await m.query(
-          `SELECT id FROM sessions WHERE id = $2 AND ${due} FOR UPDATE SKIP LOCKED`,
+          `${lockedById('$2')} SELECT id FROM locked WHERE ${due}`,
           [minutes, id],
         );
         return locked[0]

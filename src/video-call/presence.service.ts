@@ -87,7 +87,7 @@ function joinStatement(input: {
     '(SELECT count(*) FROM present) = 2',
   );
   const text = `WITH s AS (
-       SELECT client_id, psychologist_id, status, payment_status, scheduled_start,
+       SELECT client_id, psychologist_id, status, payment_status, scheduled_start, room_emptied_at,
               CASE WHEN client_id = ${user} THEN 'client' ELSE 'psychologist' END AS role
          FROM sessions WHERE id = ${session}
      ), admitted AS (
@@ -102,15 +102,17 @@ function joinStatement(input: {
      ), stay AS (
        INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
        SELECT ${session}, ${user}, role, ${socket}, ${instance} FROM admitted
-       ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL DO NOTHING
+       ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL AND session_id IS NOT NULL DO NOTHING
      ), present AS (
        SELECT user_id, role, true AS was_present FROM before WHERE EXISTS (SELECT 1 FROM admitted)
        UNION ALL
        SELECT ${user}, role, false FROM admitted WHERE ${firstSocket}
      ), occupied AS (
+       -- The room's state is read from s, not written as conditions on this scan of sessions:
+       -- those would let the planner read sessions_room_emptied_idx whole instead of the key.
        UPDATE sessions SET room_emptied_at = NULL
-        WHERE id = ${session} AND status = 'In Progress' AND room_emptied_at IS NOT NULL
-          AND EXISTS (SELECT 1 FROM admitted)
+        WHERE id = ${session} AND EXISTS (SELECT 1 FROM admitted)
+          AND EXISTS (SELECT 1 FROM s WHERE status = 'In Progress' AND room_emptied_at IS NOT NULL)
      ), ${outboxCtes('participant.joined', {
        prefix: 'joined_',
        eventId: args.add(randomUUID(), 'uuid'),
@@ -154,8 +156,10 @@ function leaveStatement(input: {
         WHERE session_id = ${session} AND socket_id = ${socket} AND left_at IS NULL
         RETURNING user_id, role, left_at
      ), others AS (
+       -- IS DISTINCT FROM, not <>: a strict condition on socket_id would let the planner read
+       -- the index of open stays by socket whole (see the PartialIndexesByKey migration).
        SELECT DISTINCT user_id FROM room_presence
-        WHERE session_id = ${session} AND left_at IS NULL AND socket_id <> ${socket}
+        WHERE session_id = ${session} AND left_at IS NULL AND socket_id IS DISTINCT FROM ${socket}
      ), gone AS (
        SELECT c.user_id, c.role FROM closed c WHERE c.user_id NOT IN (SELECT user_id FROM others)
      ), emptied AS (
@@ -305,11 +309,12 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
 
   /** A socket of this instance went away: it leaves every room it was in. */
   async disconnect(socketId: string): Promise<void> {
+    // By socket alone: socket ids are random and belong to the instance that made them, and a
+    // condition on instance_id would offer the planner the index of the instance's open stays.
     const rows = await this.sql.rows<{ session_id: string }>(
       'open-stays-of-socket',
-      `SELECT DISTINCT session_id FROM room_presence
-        WHERE socket_id = $1 AND instance_id = $2 AND left_at IS NULL`,
-      [socketId, this.instance.id],
+      `SELECT DISTINCT session_id FROM room_presence WHERE socket_id = $1 AND left_at IS NULL`,
+      [socketId],
     );
     for (const { session_id } of rows) {
       await this.leave(session_id, socketId, 'disconnect');
@@ -332,10 +337,12 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
        ), buried AS (
          UPDATE instances i SET stopped_at = d.heartbeat_at FROM dead d WHERE i.id = d.id
        ), closed AS (
+         -- = ANY of the dead ids, rather than a join with dead: each instance's open stays are
+         -- then read through its index, never the open stays of every instance.
          UPDATE room_presence p
-            SET left_at = GREATEST(d.heartbeat_at, p.joined_at), left_reason = 'instance-lost'
-           FROM dead d
-          WHERE p.instance_id = d.id AND p.left_at IS NULL
+            SET left_at = GREATEST((SELECT heartbeat_at FROM dead WHERE id = p.instance_id), p.joined_at),
+                left_reason = 'instance-lost'
+          WHERE p.instance_id = ANY (ARRAY(SELECT id FROM dead)) AND p.left_at IS NULL
           RETURNING p.session_id, p.user_id
        )
        SELECT session_id, user_id FROM closed`,
