@@ -102,6 +102,7 @@ function joinStatement(input: {
      ), stay AS (
        INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
        SELECT ${session}, ${user}, role, ${socket}, ${instance} FROM admitted
+       -- The unique index of open stays, named by its columns and its whole predicate.
        ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL AND session_id IS NOT NULL DO NOTHING
      ), present AS (
        SELECT user_id, role, true AS was_present FROM before WHERE EXISTS (SELECT 1 FROM admitted)
