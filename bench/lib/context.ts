@@ -54,11 +54,21 @@ export function tokensOf(ctx: BenchContext, s: SeededSession) {
  * run waits until no stay is open; then the tables are vacuumed and analysed, so that neither
  * that cleanup nor an autovacuum of what the previous run wrote lands inside the next run (a
  * stall of either stopped S5's rate ladder early in full runs, in whichever round it hit).
- * Last, every server runs a full GC, so no run pays for the garbage of the one before: after
- * S4's thousands of closed sockets the project's scavenges in S5's first round took up to 33 ms
- * instead of 2-6 ms until a mark-compact came, and the round stopped at 3,000 msgs/s.
+ *
+ * `ran`, the servers the run just used, run a full GC right away, so no run pays for the garbage
+ * of the one before: after S4's thousands of closed sockets the project's scavenges in S5's first
+ * round took up to 33 ms instead of 2-6 ms until a mark-compact came, and the round stopped at
+ * 3,000 msgs/s. Right away, and only those: V8 shrinks the young generation at a full GC when the
+ * process has allocated little in the last seconds, so a GC of a server that sat idle through the
+ * other side's run (as every server got before each run) sent it into its next run on small
+ * semi-spaces: 181 -> 54 MB committed, then three mark-compacts in S5's first 30 s, one of them
+ * in the 3,000 msgs/s step with its relay p99 at 35-45 ms. Without `ran` (before a scenario's
+ * first run), every server.
  */
-export async function settle(ctx: BenchContext): Promise<void> {
+export async function settle(
+  ctx: BenchContext,
+  ran: readonly ServerProcess[] = [ctx.project, ctx.baselineHttp, ctx.baselineIo],
+): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const { rows } = await ctx.pool.query<{ open: number }>(
@@ -69,15 +79,16 @@ export async function settle(ctx: BenchContext): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  await ctx.pool.query('VACUUM ANALYZE');
   // The memory probe's answer is not needed here, only the full GC it runs first.
-  await Promise.all([ctx.project, ctx.baselineHttp, ctx.baselineIo].map((s) => s.memory()));
+  await Promise.all(ran.map((s) => s.memory()));
+  await ctx.pool.query('VACUUM ANALYZE');
 }
 
 /**
  * Warm-up runs (discarded), then `rounds` measured runs, project and baseline back to back
- * (A B A B ...), so drift on a shared machine hits both alike; the database settles before each
- * run (see `settle`).
+ * (A B A B ...), so drift on a shared machine hits both alike. The database settles after each
+ * run, and the server that ran collects its garbage (see `settle`); `baselineServer` is the
+ * baseline's server, when it is one (S6's pgbench and S7's hash loop are not).
  */
 export async function interleave<T>(
   ctx: BenchContext,
@@ -85,21 +96,24 @@ export async function interleave<T>(
   warmups: number,
   project: (measured: boolean) => Promise<T>,
   baseline: (measured: boolean) => Promise<T>,
+  baselineServer?: ServerProcess,
 ): Promise<{ project: T[]; baseline: T[] }> {
+  const ranBaseline = baselineServer ? [baselineServer] : [];
+  await settle(ctx);
   for (let i = 0; i < warmups; i++) {
     ctx.log(`${label}: warm-up ${i + 1}/${warmups}`);
-    await settle(ctx);
     await project(false);
-    await settle(ctx);
+    await settle(ctx, [ctx.project]);
     await baseline(false);
+    await settle(ctx, ranBaseline);
   }
   const out = { project: [] as T[], baseline: [] as T[] };
   for (let i = 0; i < ctx.rounds; i++) {
     ctx.log(`${label}: round ${i + 1}/${ctx.rounds}`);
-    await settle(ctx);
     out.project.push(await project(true));
-    await settle(ctx);
+    await settle(ctx, [ctx.project]);
     out.baseline.push(await baseline(true));
+    await settle(ctx, ranBaseline);
   }
   return out;
 }

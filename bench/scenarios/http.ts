@@ -38,7 +38,14 @@ export async function s1Read(ctx: BenchContext): Promise<ResultRow[]> {
     assertClean(result, 'S1');
     return { rps: result.requests.average, p99: result.latency.p99 };
   };
-  const r = await interleave(ctx, 'S1', 1, run(ctx.project.url), run(ctx.baselineHttp.url));
+  const r = await interleave(
+    ctx,
+    'S1',
+    1,
+    run(ctx.project.url),
+    run(ctx.baselineHttp.url),
+    ctx.baselineHttp,
+  );
   return [
     ratioRow(
       'S1 read',
@@ -120,6 +127,7 @@ export async function s2Lifecycle(ctx: BenchContext): Promise<ResultRow[]> {
     1,
     (m) => lifecycles(ctx, ctx.project.url, m ? seconds : 1),
     (m) => lifecycles(ctx, ctx.baselineHttp.url, m ? seconds : 1),
+    ctx.baselineHttp,
   );
   return [
     ratioRow(

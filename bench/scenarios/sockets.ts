@@ -81,7 +81,7 @@ export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
       await disconnectAll(sockets(pairs));
     }
   };
-  const r = await interleave(ctx, 'S3', 1, run(ctx.project), run(ctx.baselineIo));
+  const r = await interleave(ctx, 'S3', 1, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
   const note = `${n} clients (${n / 2} rooms of 2) connected at once, second joins ${concurrency} rooms at a time${ctx.quick ? '; scaled down from 1,000/5,000 for --quick' : n < 5000 ? '; 5,000 with BENCH_S3_CLIENTS=5000' : ''}`;
   return [
     ratioRow(
@@ -158,7 +158,7 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
       await disconnectAll(all);
     }
   };
-  const r = await interleave(ctx, 'S4', 0, run(ctx.project), run(ctx.baselineIo));
+  const r = await interleave(ctx, 'S4', 0, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
   const note = `${n} sockets joined in rooms of 2, heap after global.gc() minus before connecting, per socket${n < 5000 ? '; scaled down from 5,000 (BENCH_S4_SOCKETS=5000 for the full size)' : ''}`;
   const growth = r.project[0].growth ?? Number.NaN;
   const baseGrowth = r.baseline[0].growth ?? Number.NaN;
@@ -333,7 +333,7 @@ export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
       await disconnectAll(sockets(pairs));
     }
   };
-  const r = await interleave(ctx, 'S5', 1, run(ctx.project), run(ctx.baselineIo));
+  const r = await interleave(ctx, 'S5', 1, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
   const note = `${pairsCount} pairs; offer, answer and bursts of 20 ~1 KiB ICE candidates; rate ladder ${ladder.join('/')} msgs/s, ${seconds} s per step, stops at the first step with p99 >= 50 ms or a lost message`;
   return [
     ratioRow(
