@@ -62,8 +62,7 @@ export function tokensOf(ctx: BenchContext, s: SeededSession) {
  * process has allocated little in the last seconds, so a GC of a server that sat idle through the
  * other side's run (as every server got before each run) sent it into its next run on small
  * semi-spaces: 181 -> 54 MB committed, then three mark-compacts in S5's first 30 s, one of them
- * in the 3,000 msgs/s step with its relay p99 at 35-45 ms. Without `ran` (before a scenario's
- * first run), every server.
+ * in the 3,000 msgs/s step with its relay p99 at 35-45 ms. Without `ran`, every server.
  */
 export async function settle(
   ctx: BenchContext,
@@ -99,7 +98,8 @@ export async function interleave<T>(
   baselineServer?: ServerProcess,
 ): Promise<{ project: T[]; baseline: T[] }> {
   const ranBaseline = baselineServer ? [baselineServer] : [];
-  await settle(ctx);
+  // No server has run since its last GC (the previous scenario's runs ended with theirs).
+  await settle(ctx, []);
   for (let i = 0; i < warmups; i++) {
     ctx.log(`${label}: warm-up ${i + 1}/${warmups}`);
     await project(false);
