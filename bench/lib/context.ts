@@ -62,12 +62,9 @@ export function tokensOf(ctx: BenchContext, s: SeededSession) {
  * process has allocated little in the last seconds, so a GC of a server that sat idle through the
  * other side's run (as every server got before each run) sent it into its next run on small
  * semi-spaces: 181 -> 54 MB committed, then three mark-compacts in S5's first 30 s, one of them
- * in the 3,000 msgs/s step with its relay p99 at 35-45 ms. Without `ran`, every server.
+ * in the 3,000 msgs/s step with its relay p99 at 35-45 ms.
  */
-export async function settle(
-  ctx: BenchContext,
-  ran: readonly ServerProcess[] = [ctx.project, ctx.baselineHttp, ctx.baselineIo],
-): Promise<void> {
+export async function settle(ctx: BenchContext, ran: readonly ServerProcess[]): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const { rows } = await ctx.pool.query<{ open: number }>(
