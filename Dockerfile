@@ -18,4 +18,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:3000/api/health/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 # The V8 heap flags `npm run start:prod` passes (see the README's performance section).
-CMD ["node", "--max-semi-space-size=64", "--no-memory-reducer", "--heap-growing-percent=100", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=64", "--no-memory-reducer", "--heap-growing-percent=100", "--no-allocation-site-pretenuring", "dist/src/main.js"]

@@ -63,6 +63,7 @@ describe('deployment files', () => {
     expect(image.some((arg) => arg.startsWith('--max-semi-space-size='))).toBe(true);
     expect(image).toContain('--no-memory-reducer');
     expect(image.some((arg) => arg.startsWith('--heap-growing-percent='))).toBe(true);
+    expect(image).toContain('--no-allocation-site-pretenuring');
   });
 
   it('the nginx configuration proxies both app replicas, /api and the WebSocket upgrade', () => {
