@@ -65,9 +65,24 @@ async function joinPair(pair: Pair): Promise<number> {
   return performance.now() - t0;
 }
 
-/** S3: N clients in rooms of 2, second-join-to-both-hear-status latency. */
+/**
+ * S3: N clients in rooms of 2, second-join-to-both-hear-status latency, at the issue's two sizes
+ * (1,000 and 5,000 clients) in a full run; `BENCH_S3_CLIENTS` runs one size of its own.
+ */
 export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
-  const n = ctx.quick ? 200 : Number(process.env.BENCH_S3_CLIENTS ?? 1000);
+  const sizes = ctx.quick
+    ? [200]
+    : process.env.BENCH_S3_CLIENTS
+      ? [Number(process.env.BENCH_S3_CLIENTS)]
+      : [1000, 5000];
+  const rows: ResultRow[] = [];
+  for (const n of sizes) {
+    rows.push(...(await roomJoinAt(ctx, n)));
+  }
+  return rows;
+}
+
+async function roomJoinAt(ctx: BenchContext, n: number): Promise<ResultRow[]> {
   // Enough warm-up joins that every pooled connection has planned the join's statements for good
   // (PostgreSQL plans a prepared statement afresh for its first five runs on a connection).
   const warm = ctx.quick ? 50 : 250;
@@ -81,12 +96,13 @@ export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
       await disconnectAll(sockets(pairs));
     }
   };
-  const r = await interleave(ctx, 'S3', 1, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
-  const note = `${n} clients (${n / 2} rooms of 2) connected at once, second joins ${concurrency} rooms at a time${ctx.quick ? '; scaled down from 1,000/5,000 for --quick' : n < 5000 ? '; 5,000 with BENCH_S3_CLIENTS=5000' : ''}`;
+  const label = `S3 (${n} clients)`;
+  const r = await interleave(ctx, label, 1, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
+  const note = `${n} clients (${n / 2} rooms of 2) connected at once, second joins ${concurrency} rooms at a time${ctx.quick ? '; scaled down from 1,000/5,000 for --quick' : ''}`;
   return [
     ratioRow(
       'S3 room join',
-      'p99 second join -> both hear session-status',
+      `p99 second join -> both hear session-status, ${n} clients`,
       'ms',
       r.project.map((x) => x.p99),
       r.baseline.map((x) => x.p99),
@@ -96,7 +112,7 @@ export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
     ),
     reportRow(
       'S3 room join',
-      'p50 second join -> both hear session-status',
+      `p50 second join -> both hear session-status, ${n} clients`,
       'ms',
       r.project.map((x) => x.p50),
       r.baseline.map((x) => x.p50),
@@ -107,7 +123,7 @@ export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
 
 /** S4: memory per connected, joined socket after a forced GC, and growth after join/leave cycles. */
 export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
-  const n = ctx.quick ? 200 : Number(process.env.BENCH_S4_SOCKETS ?? 2000);
+  const n = ctx.quick ? 200 : Number(process.env.BENCH_S4_SOCKETS ?? 5000);
   const cycles = Number(process.env.BENCH_S4_CYCLES ?? 10);
   const warmUpCycles = Number(process.env.BENCH_S4_WARM_UP_CYCLES ?? 10);
   // Every cycle is a presence transaction per socket on the project; on a shared 2-core machine
