@@ -317,9 +317,12 @@ async function signalingStep(pairs: Pair[], rate: number, seconds: number): Prom
 export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
   const pairsCount = ctx.quick ? 40 : 200;
   const seconds = ctx.quick ? 1 : 3;
+  // Steps 1,000 msgs/s apart from 5,000 up: no wider than the target's 10% from 10,000 on, where
+  // two shared cores saturate (12,000 -> 16,000 in one step let a round report 9,300 or 11,900
+  // achieved and nothing in between), and on to 20,000 so the bare server is not capped at 16,000.
   const ladder = ctx.quick
     ? [500, 1000, 2000, 4000, 8000]
-    : [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000];
+    : [500, 1000, 2000, 3000, 4000, ...Array.from({ length: 16 }, (_, i) => 5000 + i * 1000)];
   const run = (server: ServerProcess) => async (measured: boolean) => {
     const pairs = await connectPairs(ctx, server.url, pairsCount);
     try {
@@ -333,6 +336,11 @@ export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
       }
       const steps: Step[] = [];
       let max = 0;
+      // A step fails with its p99 at 50 ms or a message lost. One failing step does not end the
+      // ladder, two in a row do: on two shared cores a single stall of either process fails a
+      // step at any rate (in one run of S5 one of the bare server's rounds stopped at the 10,000
+      // msgs/s step with its p99 at 56 ms, and another passed 17,000).
+      let failedInARow = 0;
       for (const rate of ladder) {
         const step = await signalingStep(pairs, rate, seconds);
         steps.push(step);
@@ -340,8 +348,12 @@ export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
           console.error(server.name, JSON.stringify(step));
         }
         if (step.p99 >= 50 || step.received < step.sent) {
-          break;
+          if (++failedInARow === 2) {
+            break;
+          }
+          continue;
         }
+        failedInARow = 0;
         max = Math.max(max, step.received / seconds);
       }
       return { p50: steps[0].p50, p99: steps[0].p99, max, steps };
@@ -350,7 +362,7 @@ export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
     }
   };
   const r = await interleave(ctx, 'S5', 1, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
-  const note = `${pairsCount} pairs; offer, answer and bursts of 20 ~1 KiB ICE candidates; rate ladder ${ladder.join('/')} msgs/s, ${seconds} s per step, stops at the first step with p99 >= 50 ms or a lost message`;
+  const note = `${pairsCount} pairs; offer, answer and bursts of 20 ~1 KiB ICE candidates; rate ladder ${ladder.join('/')} msgs/s, ${seconds} s per step; a step fails with p99 >= 50 ms or a lost message, the ladder stops after two failing steps in a row, and the highest passing step counts`;
   return [
     ratioRow(
       'S5 signaling',
