@@ -84,7 +84,8 @@ export async function settle(ctx: BenchContext, ran: readonly ServerProcess[]): 
  * Warm-up runs (discarded), then `rounds` measured runs, project and baseline back to back
  * (A B A B ...), so drift on a shared machine hits both alike. The database settles after each
  * run, and the server that ran collects its garbage (see `settle`); `baselineServer` is the
- * baseline's server, when it is one (S6's pgbench and S7's hash loop are not).
+ * baseline's server, when it is one (S6's pgbench and S7's hash loop are not; `interleaveServers`
+ * passes it).
  */
 export async function interleave<T>(
   ctx: BenchContext,
@@ -113,6 +114,20 @@ export async function interleave<T>(
     await settle(ctx, ranBaseline);
   }
   return out;
+}
+
+/**
+ * `interleave` for a scenario that runs the same load against the project and a baseline server:
+ * `run(server)` is one run against that server, and the baseline's server is the one that ran.
+ */
+export function interleaveServers<T>(
+  ctx: BenchContext,
+  label: string,
+  warmups: number,
+  baseline: ServerProcess,
+  run: (server: ServerProcess) => (measured: boolean) => Promise<T>,
+): Promise<{ project: T[]; baseline: T[] }> {
+  return interleave(ctx, label, warmups, run(ctx.project), run(baseline), baseline);
 }
 
 /**

@@ -7,11 +7,13 @@ import autocannon from 'autocannon';
 import { seedSessions } from '../lib/db.js';
 import {
   interleave,
+  interleaveServers,
   ratioRow,
   tokensOf,
   type BenchContext,
   type ResultRow,
 } from '../lib/context.js';
+import type { ServerProcess } from '../lib/procs.js';
 
 const CONNECTIONS = 32;
 
@@ -28,9 +30,9 @@ export async function s1Read(ctx: BenchContext): Promise<ResultRow[]> {
   const [session] = await seedSessions(ctx.pool, 1);
   const { client } = tokensOf(ctx, session);
   const duration = ctx.quick ? 3 : 10;
-  const run = (base: string) => async (measured: boolean) => {
+  const run = (server: ServerProcess) => async (measured: boolean) => {
     const result = await autocannon({
-      url: `${base}/api/sessions/${session.id}`,
+      url: `${server.url}/api/sessions/${session.id}`,
       connections: CONNECTIONS,
       duration: measured ? duration : 1,
       headers: { authorization: `Bearer ${client}` },
@@ -38,14 +40,7 @@ export async function s1Read(ctx: BenchContext): Promise<ResultRow[]> {
     assertClean(result, 'S1');
     return { rps: result.requests.average, p99: result.latency.p99 };
   };
-  const r = await interleave(
-    ctx,
-    'S1',
-    1,
-    run(ctx.project.url),
-    run(ctx.baselineHttp.url),
-    ctx.baselineHttp,
-  );
+  const r = await interleaveServers(ctx, 'S1', 1, ctx.baselineHttp, run);
   return [
     ratioRow(
       'S1 read',
@@ -121,13 +116,12 @@ async function lifecycles(ctx: BenchContext, base: string, seconds: number): Pro
 /** S2: lifecycles/s; also returns the project's rounds for S6. */
 export async function s2Lifecycle(ctx: BenchContext): Promise<ResultRow[]> {
   const seconds = ctx.quick ? 3 : 10;
-  const r = await interleave(
+  const r = await interleaveServers(
     ctx,
     'S2',
     1,
-    (m) => lifecycles(ctx, ctx.project.url, m ? seconds : 1),
-    (m) => lifecycles(ctx, ctx.baselineHttp.url, m ? seconds : 1),
     ctx.baselineHttp,
+    (server) => (m) => lifecycles(ctx, server.url, m ? seconds : 1),
   );
   return [
     ratioRow(

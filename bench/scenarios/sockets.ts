@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Socket } from 'socket.io-client';
 import { seedSessions, type SeededSession } from '../lib/db.js';
 import {
-  interleave,
+  interleaveServers,
   ratioRow,
   reportRow,
   sleep,
@@ -97,7 +97,7 @@ async function roomJoinAt(ctx: BenchContext, n: number): Promise<ResultRow[]> {
     }
   };
   const label = `S3 (${n} clients)`;
-  const r = await interleave(ctx, label, 1, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
+  const r = await interleaveServers(ctx, label, 1, ctx.baselineIo, run);
   const note = `${n} clients (${n / 2} rooms of 2) connected at once, second joins ${concurrency} rooms at a time${ctx.quick ? '; scaled down from 1,000/5,000 for --quick' : ''}`;
   return [
     ratioRow(
@@ -174,7 +174,7 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
       await disconnectAll(all);
     }
   };
-  const r = await interleave(ctx, 'S4', 0, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
+  const r = await interleaveServers(ctx, 'S4', 0, ctx.baselineIo, run);
   const note = `${n} sockets joined in rooms of 2, heap after global.gc() minus before connecting, per socket${n < 5000 ? '; scaled down from 5,000 (BENCH_S4_SOCKETS=5000 for the full size)' : ''}`;
   const growth = r.project[0].growth ?? Number.NaN;
   const baseGrowth = r.baseline[0].growth ?? Number.NaN;
@@ -361,7 +361,7 @@ export async function s5Signaling(ctx: BenchContext): Promise<ResultRow[]> {
       await disconnectAll(sockets(pairs));
     }
   };
-  const r = await interleave(ctx, 'S5', 1, run(ctx.project), run(ctx.baselineIo), ctx.baselineIo);
+  const r = await interleaveServers(ctx, 'S5', 1, ctx.baselineIo, run);
   const note = `${pairsCount} pairs; offer, answer and bursts of 20 ~1 KiB ICE candidates; rate ladder ${ladder.join('/')} msgs/s, ${seconds} s per step; a step fails with p99 >= 50 ms or a lost message, the ladder stops after two failing steps in a row, and the highest passing step counts`;
   return [
     ratioRow(
