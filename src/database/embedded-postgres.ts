@@ -25,6 +25,8 @@ export interface EmbeddedPostgresOptions {
   settings?: Record<string, string>;
   /** Receives the server's own log output once it runs (discarded without it). */
   serverLog?: (chunk: string) => void;
+  /** A fixed loopback port (a test that stops and starts the server keeps its address); default a free one. */
+  port?: number;
 }
 
 interface Binaries {
@@ -222,7 +224,7 @@ export async function startEmbeddedPostgres(
     await stopOrphan(clusterDir, log);
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(
     postgres,
     [

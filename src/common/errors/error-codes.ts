@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  /** The database cannot be reached right now (with Retry-After on REST). */
+  UNAVAILABLE: 503,
   NOT_IN_ROOM: 409,
 } as const;
 
@@ -43,6 +45,8 @@ export function codeForHttpStatus(status: number): ErrorCode {
       return 'UNSUPPORTED_MEDIA_TYPE';
     case 429:
       return 'RATE_LIMITED';
+    case 503:
+      return 'UNAVAILABLE';
     default:
       return status >= 400 && status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL';
   }
