@@ -7,6 +7,7 @@ import { Webhooks1764000000004 } from '../../migrations/1764000000004-Webhooks.j
 import { WebhookRetention1764000000005 } from '../../migrations/1764000000005-WebhookRetention.js';
 import { PresenceBySocket1764000000006 } from '../../migrations/1764000000006-PresenceBySocket.js';
 import { PartialIndexesByKey1764000000007 } from '../../migrations/1764000000007-PartialIndexesByKey.js';
+import { InstanceLiveness1764000000008 } from '../../migrations/1764000000008-InstanceLiveness.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   WebhookRetention1764000000005,
   PresenceBySocket1764000000006,
   PartialIndexesByKey1764000000007,
+  InstanceLiveness1764000000008,
 ];
 
 /**

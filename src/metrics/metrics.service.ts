@@ -56,9 +56,19 @@ export class MetricsService implements OnModuleDestroy {
 
   private readonly reconcilerRuns = new Histogram({
     name: 'call_reconciler_run_duration_seconds',
-    help: 'Runs of the reconciler loop (heartbeat, ghost sweep, auto-end), by outcome; _count = runs',
+    help: 'Runs of the reconciler loop (auto-end, call length cap, no-show), by outcome; _count = runs',
     labelNames: ['outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  private readonly presenceRepairs = new Counter({
+    name: 'presence_repairs_total',
+    help:
+      'Presence kept true after a fault, by kind: fenced (this instance learnt it was declared dead), ' +
+      'buried (a dead instance swept), closed (a stay whose socket was gone), restored (a socket ' +
+      'in a room whose stay was missing), evicted (a socket taken out of a room that is over)',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
 
@@ -99,6 +109,10 @@ export class MetricsService implements OnModuleDestroy {
     const labels = { method, route, status_code: String(statusCode) };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
+  }
+
+  presenceRepair(kind: 'fenced' | 'buried' | 'closed' | 'restored' | 'evicted'): void {
+    this.presenceRepairs.inc({ kind });
   }
 
   reconcilerRun(outcome: 'ok' | 'error', seconds: number): void {

@@ -17,6 +17,7 @@ import {
 } from './session-record.js';
 import {
   CONFIRMED_PAYMENT_STATUSES,
+  isTerminal,
   transitionFor,
   type SessionStatus,
   type TransitionCause,
@@ -213,7 +214,16 @@ export function transitionParts(
        INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
        SELECT id, from_status, status, now(), ${actorId}, ${cause} FROM moved
        RETURNING at
-     ),
+     ),${
+       isTerminal(rule.to)
+         ? ` room_closed AS (
+       -- A session that is over has no room: its stays end with it, in the same commit (the
+       -- gateway takes the sockets out when it hears of the change).
+       UPDATE room_presence SET left_at = GREATEST(now(), joined_at), left_reason = 'session-ended'
+        WHERE session_id = ${sessionId} AND left_at IS NULL AND EXISTS (SELECT 1 FROM moved)
+     ),`
+         : ''
+     }
      -- The webhook event commits with the change it reports, or not at all; written under the
      -- session's row lock, so its seq follows the order of the changes.
      ${outboxCtes('session.status_changed', {

@@ -59,6 +59,9 @@ export function canTransition(from: SessionStatus, to: SessionStatus): boolean {
   return Object.values(TRANSITIONS).some((t) => t.to === to && t.from.includes(from));
 }
 
+/** The statuses in which a session's room is open to its participants (join-room). */
+export const ROOM_OPEN_STATUSES: readonly SessionStatus[] = ['Confirmed', 'In Progress'];
+
 export const TERMINAL_STATUSES: readonly SessionStatus[] = ['Completed', 'Cancelled', 'No Show'];
 
 export function isTerminal(status: SessionStatus): boolean {

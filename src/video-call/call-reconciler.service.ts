@@ -11,8 +11,6 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
-import { InstanceRegistry } from './instance-registry.service.js';
-import { PresenceService } from './presence.service.js';
 
 /** How often deadlines are looked for: an auto-end is due at most this long after its grace period. */
 const TICK_MS = 500;
@@ -29,9 +27,8 @@ function lockedById(param: string): string {
 
 /**
  * Keeps the deadlines that no in-memory timer may own: every instance runs this loop, against the
- * database, so whatever instance is alive (or the same one after a restart) finds them.
- * - every heartbeat: sign this instance alive and bury instances that stopped doing so;
- * - every tick: complete calls whose room has been empty for the grace period (auto-end), calls
+ * database, so whatever instance is alive (or the same one after a restart) finds them. Every
+ * tick: complete calls whose room has been empty for the grace period (auto-end), calls
  *   longer than the cap (max-duration), and mark sessions nobody started in time (no-show).
  */
 @Injectable()
@@ -40,19 +37,15 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
-  private lastBeat = 0;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly instance: InstanceRegistry,
-    private readonly presence: PresenceService,
     private readonly lifecycle: SessionLifecycleService,
     private readonly metrics: MetricsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.instance.register();
     await this.tick();
   }
 
@@ -60,8 +53,6 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    await this.presence.closeInstance();
-    await this.instance.markStopped();
   }
 
   /** Completes every call whose room has stayed empty for the grace period; returns how many. */
@@ -167,11 +158,6 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
   private async runOnce(): Promise<void> {
     const startedAt = performance.now();
     try {
-      if (Date.now() - this.lastBeat >= this.config.presenceHeartbeatSeconds * 1000) {
-        this.lastBeat = Date.now();
-        await this.instance.heartbeat();
-        await this.presence.sweepDeadInstances();
-      }
       await this.endAbandonedCalls();
       await this.endOverlongCalls();
       await this.markNoShows();

@@ -1,41 +1,69 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { Sql } from '../database/sql.js';
+import { BEAT_RUN_GAP_BEATS } from './presence-rules.js';
+
+export type BeatOutcome = 'alive' | 'declared-dead';
 
 /**
- * This process as one instance of the service: a new id per boot, and a heartbeat that signs it
- * alive in the database. An instance silent for three of its beats is dead (see PresenceService).
+ * This process as an instance of the service: an id per incarnation, and a heartbeat that signs it
+ * alive in the database. An instance silent for three of its beats is buried by the others (see
+ * the sweep in presence.sql.ts), and its stays are closed for good.
+ *
+ * An incarnation that was buried never comes back: an instance that learns it was declared dead
+ * (frozen, or cut off from the database, past three beats) takes a new id, and its live sockets
+ * are announced again under it (see PresenceHeartbeat). Statements that write presence check that
+ * their incarnation is still alive, so nothing is ever written under a buried one.
  */
 @Injectable()
 export class InstanceRegistry {
-  readonly id = randomUUID();
+  private current = randomUUID();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly sql: Sql,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** The id of this process's current incarnation. */
+  get id(): string {
+    return this.current;
+  }
+
   async register(): Promise<void> {
-    await this.db.query(`INSERT INTO instances (id, heartbeat_seconds) VALUES ($1, $2)`, [
-      this.id,
-      this.config.presenceHeartbeatSeconds,
-    ]);
-  }
-
-  async heartbeat(): Promise<void> {
-    await this.db.query(
-      `UPDATE instances SET heartbeat_at = now() WHERE id = $1 AND stopped_at IS NULL`,
-      [this.id],
+    await this.sql.rows(
+      'register-instance',
+      `INSERT INTO instances (id, heartbeat_seconds) VALUES ($1, $2)`,
+      [this.current, this.config.presenceHeartbeatSeconds],
     );
   }
 
-  async markStopped(): Promise<void> {
-    await this.db.query(
-      `UPDATE instances SET stopped_at = now() WHERE id = $1 AND stopped_at IS NULL`,
-      [this.id],
+  /** A new incarnation, for an instance that learnt it was declared dead. */
+  async reincarnate(): Promise<string> {
+    this.current = randomUUID();
+    await this.register();
+    return this.current;
+  }
+
+  /**
+   * Signs this incarnation alive. `reachable_since` carries on while beats come at most
+   * BEAT_RUN_GAP_BEATS apart, and starts again after a longer gap (the database was out of reach,
+   * or this process was stalled): only an unbroken run lets this instance judge others.
+   * 'declared-dead' when the row is stopped or gone: another instance buried this one.
+   */
+  async beat(): Promise<BeatOutcome> {
+    const rows = await this.sql.rows(
+      'instance-beat',
+      `UPDATE instances
+          SET heartbeat_at = now(),
+              reachable_since = CASE
+                WHEN heartbeat_at >= now() - make_interval(secs => heartbeat_seconds * $2::int)
+                THEN reachable_since ELSE now() END
+        WHERE id = $1 AND stopped_at IS NULL
+        RETURNING 1`,
+      [this.current, BEAT_RUN_GAP_BEATS],
     );
+    return rows.length === 1 ? 'alive' : 'declared-dead';
   }
 }

@@ -1,29 +1,29 @@
-import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { Subscription } from 'rxjs';
-import { DataSource } from 'typeorm';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AuthUser } from '../auth/auth-user.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { Sql, type Queryable } from '../database/sql.js';
-import { ArrayArgs, sqlLiteralArray } from '../database/statement-args.js';
+import { isDatabaseUnavailable } from '../database/postgres-errors.js';
+import { Sql } from '../database/sql.js';
 import { ACCESS, assertAccess } from '../sessions/session-access.js';
-import { SessionEvents } from '../sessions/session-events.js';
-import { SessionLifecycleService, transitionParts } from '../sessions/session-lifecycle.service.js';
+import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
 import { assertRoomOpen } from '../sessions/session-policies.js';
-import {
-  CONFIRMED_PAYMENT_STATUSES,
-  isTerminal,
-  type PaymentStatus,
-  type SessionStatus,
-} from '../sessions/session-transitions.js';
-import { outboxCtes, recordWebhookEvent } from '../webhooks/webhook-outbox.js';
+import type { PaymentStatus, SessionStatus } from '../sessions/session-transitions.js';
 import { InstanceRegistry } from './instance-registry.service.js';
+import {
+  joinStatement,
+  leaveStatement,
+  lockSessionsOfInstances,
+  OPEN_STAYS_OF_INSTANCE,
+  SELECT_DEAD_INSTANCES,
+  SELECT_SELF,
+  stopInstancesStatement,
+  type LeaveReason,
+  type StoppedInstance,
+} from './presence.sql.js';
 import { RoomEvents, type ParticipantRole } from './room-events.js';
 
-export type LeaveReason = 'leave' | 'disconnect' | 'instance-lost' | 'shutdown' | 'session-ended';
+export type { LeaveReason } from './presence.sql.js';
 
 export interface PresentParticipant {
   userId: string;
@@ -39,181 +39,81 @@ export interface JoinResult {
 }
 
 /** The session's row as a join saw it (jsonb: times are strings). */
-interface JoinedSession {
+export interface JoinedSession {
   client_id: string;
   psychologist_id: string;
   status: SessionStatus;
   payment_status: PaymentStatus;
   scheduled_start: string;
+  /** Read by a restore only. */
+  video_call_started?: string | null;
+  video_call_ended?: string | null;
+  call_duration_minutes?: number | null;
 }
 
 interface JoinOutcome {
   /** null: no such session. */
   session: JoinedSession | null;
+  /** Whether this instance's incarnation was alive for the statement. */
+  live: boolean;
   /** Who is present now, the joiner included; empty when the join was refused. */
   participants: Array<PresentParticipant & { wasPresent: boolean }>;
   /** The auto-start's row when this join started the call. */
   started: Record<string, unknown> | null;
 }
 
-/**
- * A room join as one statement, run under the session's row lock (`Sql.underSessionLock`), so
- * its snapshot sees every committed stay. The checks are conditions here (`admitted`): who may
- * join (a participant of the session), payment confirmed, the room open (`opensBy`: now plus
- * JOIN_EARLY_MINUTES, from the app's clock) and the status; a refused join writes nothing and
- * the caller explains the refusal from the session's row, with the same rules in code. When
- * admitted: the stay, the room no longer empty, `participant.joined` for a user's first socket,
- * and the auto-start when both participants are now present. Returns a `JoinOutcome`.
- */
-function joinStatement(input: {
-  sessionId: string;
-  userId: string;
-  socketId: string;
-  instanceId: string;
-  opensBy: Date;
-  at: Date;
-}): { text: string; values: (string | null)[] } {
-  const args = new ArrayArgs();
-  const session = args.add(input.sessionId, 'uuid');
-  const user = args.add(input.userId, 'uuid');
-  const socket = args.add(input.socketId, 'text');
-  const instance = args.add(input.instanceId, 'uuid');
-  const opensBy = args.add(input.opensBy, 'timestamptz');
-  const at = args.add(input.at.toISOString(), 'text');
-  const firstSocket = `NOT EXISTS (SELECT 1 FROM before WHERE user_id = ${user})`;
-  const start = transitionParts(
-    { sessionId: input.sessionId, cause: 'auto-start', actorId: null },
-    args,
-    '(SELECT count(*) FROM present) = 2',
-  );
-  const text = `WITH s AS (
-       SELECT client_id, psychologist_id, status, payment_status, scheduled_start, room_emptied_at,
-              CASE WHEN client_id = ${user} THEN 'client' ELSE 'psychologist' END AS role
-         FROM sessions WHERE id = ${session}
-     ), admitted AS (
-       SELECT role FROM s
-        WHERE ${user} IN (client_id, psychologist_id)
-          AND payment_status = ANY(${sqlLiteralArray(CONFIRMED_PAYMENT_STATUSES)})
-          AND scheduled_start <= ${opensBy}
-          AND status IN ('Confirmed', 'In Progress')
-     ), before AS (
-       SELECT DISTINCT user_id, role FROM room_presence
-        WHERE session_id = ${session} AND left_at IS NULL
-     ), stay AS (
-       INSERT INTO room_presence (session_id, user_id, role, socket_id, instance_id)
-       SELECT ${session}, ${user}, role, ${socket}, ${instance} FROM admitted
-       -- The unique index of open stays, named by its columns and its whole predicate.
-       ON CONFLICT (session_id, socket_id) WHERE left_at IS NULL AND session_id IS NOT NULL DO NOTHING
-     ), present AS (
-       SELECT user_id, role, true AS was_present FROM before WHERE EXISTS (SELECT 1 FROM admitted)
-       UNION ALL
-       SELECT ${user}, role, false FROM admitted WHERE ${firstSocket}
-     ), occupied AS (
-       -- The room's state is read from s, not written as conditions on this scan of sessions:
-       -- those would let the planner read sessions_room_emptied_idx whole instead of the key.
-       UPDATE sessions SET room_emptied_at = NULL
-        WHERE id = ${session} AND EXISTS (SELECT 1 FROM admitted)
-          AND EXISTS (SELECT 1 FROM s WHERE status = 'In Progress' AND room_emptied_at IS NOT NULL)
-     ), ${outboxCtes('participant.joined', {
-       prefix: 'joined_',
-       eventId: args.add(randomUUID(), 'uuid'),
-       sessionId: session,
-       data: `jsonb_build_object('sessionId', ${session}, 'userId', ${user}, 'role', a.role, 'at', ${at})`,
-       source: 'admitted a',
-       when: firstSocket,
-     })},
-     ${start.ctes}
-     SELECT jsonb_build_object(
-       'session', (SELECT to_jsonb(s) FROM s),
-       'participants', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-           'userId', user_id, 'role', role, 'wasPresent', was_present) ORDER BY role), '[]')
-         FROM present),
-       'started', (SELECT to_jsonb(t) FROM (${start.select}) t))`;
-  return { text, values: args.values };
+/** A restore that was refused: the session is over (or gone), the socket must leave the room. */
+export interface RestoreRefused {
+  session: JoinedSession | null;
 }
 
-/**
- * A socket's stay ends, as one statement under the session's row lock. Yields
- * `{userId, stillPresent}`, or null when the socket was not in the room. When it was the user's
- * last socket, `participant.left` is recorded; when it was the room's last socket and the call is
- * running, the room is empty from now (auto-end counts from here). The statement's snapshot
- * still sees the closed row open, hence the `socket_id <>` below.
- */
-function leaveStatement(input: {
+/** A socket that left a room, remembered until its stay is known to be closed. */
+interface Departure {
   sessionId: string;
   socketId: string;
   reason: LeaveReason;
-  at: Date;
-}): { text: string; values: (string | null)[] } {
-  const args = new ArrayArgs();
-  const session = args.add(input.sessionId, 'uuid');
-  const socket = args.add(input.socketId, 'text');
-  const reason = args.add(input.reason, 'text');
-  const at = args.add(input.at.toISOString(), 'text');
-  const text = `WITH closed AS (
-       -- now() is when this transaction began: a join of the same socket may have committed
-       -- since, with a later joined_at (the stay then lasted no time, and left_at >= joined_at).
-       UPDATE room_presence SET left_at = GREATEST(now(), joined_at), left_reason = ${reason}
-        WHERE session_id = ${session} AND socket_id = ${socket} AND left_at IS NULL
-        RETURNING user_id, role, left_at
-     ), others AS (
-       -- IS DISTINCT FROM, not <>: a strict condition on socket_id would let the planner read
-       -- the index of open stays by socket whole (see the PartialIndexesByKey migration).
-       SELECT DISTINCT user_id FROM room_presence
-        WHERE session_id = ${session} AND left_at IS NULL AND socket_id IS DISTINCT FROM ${socket}
-     ), gone AS (
-       SELECT c.user_id, c.role FROM closed c WHERE c.user_id NOT IN (SELECT user_id FROM others)
-     ), emptied AS (
-       -- As of the latest leave, which need not be this one: now() is when a transaction began,
-       -- and one that began earlier may have taken the row lock later.
-       UPDATE sessions SET room_emptied_at = GREATEST(
-                (SELECT max(left_at) FROM closed),
-                (SELECT max(left_at) FROM room_presence WHERE session_id = ${session}))
-        WHERE id = ${session} AND status = 'In Progress'
-          AND EXISTS (SELECT 1 FROM closed) AND NOT EXISTS (SELECT 1 FROM others)
-     ), ${outboxCtes('participant.left', {
-       eventId: args.add(randomUUID(), 'uuid'),
-       sessionId: session,
-       data: `jsonb_build_object('sessionId', ${session}, 'userId', g.user_id, 'role', g.role, 'at', ${at})`,
-       source: 'gone g',
-     })}
-     SELECT (SELECT jsonb_build_object(
-               'userId', c.user_id, 'stillPresent', c.user_id IN (SELECT user_id FROM others))
-               FROM closed c)`;
-  return { text, values: args.values };
+  /** performance.now() when it left: a monotonic clock, so a late write keeps the real moment. */
+  at: number;
+  /** The write in flight, if any. */
+  write?: Promise<boolean>;
+}
+
+/** A socket of this instance in a session's room. */
+export interface LocalMember {
+  sessionId: string;
+  socketId: string;
+  user: AuthUser;
+}
+
+const departureKey = (sessionId: string, socketId: string) => `${sessionId} ${socketId}`;
+
+/** A database that cannot be reached is UNAVAILABLE to the caller; anything else is rethrown. */
+function unavailable(error: unknown, message: string): unknown {
+  return isDatabaseUnavailable(error) ? new DomainError('UNAVAILABLE', message) : error;
 }
 
 /**
  * Who is in which room, kept in PostgreSQL so that every instance sees the same truth and a
  * status decision and the presence it depends on are read and written in one transaction.
  * Presence is per user: a user is present while at least one of their sockets is in the room.
+ *
+ * Each instance is the authority on its own sockets, and presence is their record: a socket
+ * that leaves is remembered here (with the moment it went) until its stay is written, so a leave
+ * while the database is down is written, with its real time, once it is back; and on every beat
+ * `PresenceHeartbeat` compares this instance's open stays with its sockets and repairs either side.
  */
 @Injectable()
-export class PresenceService implements OnModuleInit, OnModuleDestroy {
-  private subscription?: Subscription;
+export class PresenceService {
+  private readonly logger = new Logger(PresenceService.name);
+  private readonly departures = new Map<string, Departure>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
     private readonly sql: Sql,
     private readonly lifecycle: SessionLifecycleService,
     private readonly instance: InstanceRegistry,
     private readonly roomEvents: RoomEvents,
-    private readonly sessionEvents: SessionEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
-
-  onModuleInit(): void {
-    // A session that is over has no room: its members are taken out (the gateway drops the sockets).
-    this.subscription = this.sessionEvents.statusChanged$.subscribe((change) => {
-      if (isTerminal(change.to)) {
-        void this.closeRoom(change.sessionId).catch(() => undefined);
-      }
-    });
-  }
-
-  onModuleDestroy(): void {
-    this.subscription?.unsubscribe();
-  }
 
   /**
    * Puts a socket in a session's room, in one statement under the session's row lock (see
@@ -231,7 +131,165 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     socketId: string,
     admitted?: () => void | Promise<void>,
   ): Promise<JoinResult> {
+    // A leave of this socket not yet written (the database was down) is written first: the new
+    // stay must not be taken for the old one, which would hide the time the socket was away.
+    await this.flushDeparture(sessionId, socketId);
     const now = new Date();
+    const verdict = ({ session, live, participants }: JoinOutcome) => {
+      if (!session) {
+        throw new DomainError('NOT_FOUND', `Session ${sessionId} does not exist`);
+      }
+      if (!live) {
+        throw new DomainError('UNAVAILABLE', 'This server is re-registering: join again');
+      }
+      if (!participants.some((p) => p.userId === user.id)) {
+        throw refusal(session, user, this.config.joinEarlyMinutes, now);
+      }
+    };
+    const outcome = await this.enter(
+      sessionId,
+      user,
+      socketId,
+      false,
+      now,
+      admitted ? verdict : undefined,
+      admitted,
+    );
+    if (!admitted) {
+      // A refused join wrote nothing.
+      verdict(outcome);
+    }
+    const session = outcome.session!;
+    return {
+      sessionId,
+      status: this.announce(sessionId, user, socketId, outcome) ?? session.status,
+      participants: outcome.participants.map(({ userId, role }) => ({ userId, role })),
+      parties: [session.client_id, session.psychologist_id],
+    };
+  }
+
+  /**
+   * Records again the stay of a socket that is in the room on this instance but has no open stay
+   * (its instance incarnation was declared dead, or the stay was closed while the socket stayed),
+   * with the usual effects of a join. Refused when the session is over: the caller takes the
+   * socket out of the room.
+   */
+  async restore(
+    sessionId: string,
+    user: AuthUser,
+    socketId: string,
+  ): Promise<RestoreRefused | null> {
+    const outcome = await this.enter(sessionId, user, socketId, true, new Date());
+    if (!outcome.live) {
+      throw new DomainError('UNAVAILABLE', 'This server is re-registering');
+    }
+    if (!outcome.participants.some((p) => p.userId === user.id)) {
+      return { session: outcome.session };
+    }
+    this.announce(sessionId, user, socketId, outcome);
+    return null;
+  }
+
+  /**
+   * A socket left a session's room (`reason`): remembered at once with the moment it went, then
+   * written. Resolves true when a stay was closed, false when there was none; rejects UNAVAILABLE
+   * when the database cannot be reached (the departure stays remembered, and the next beat writes
+   * it with its real time).
+   */
+  depart(sessionId: string, socketId: string, reason: LeaveReason): Promise<boolean> {
+    const departure: Departure = { sessionId, socketId, reason, at: performance.now() };
+    this.departures.set(departureKey(sessionId, socketId), departure);
+    return this.writeDeparture(departure);
+  }
+
+  /** The write of a socket's departure in flight, if any (see `depart`). */
+  departure(sessionId: string, socketId: string): Promise<boolean> | undefined {
+    return this.departures.get(departureKey(sessionId, socketId))?.write;
+  }
+
+  /**
+   * Closes a stay of this instance whose socket is no longer in the room: as of the moment it left
+   * when that is remembered, else now (a stay whose leave was never seen, e.g. one committed while
+   * its join was failing).
+   */
+  closeStale(sessionId: string, socketId: string): Promise<boolean> {
+    const remembered = this.departures.get(departureKey(sessionId, socketId));
+    return remembered
+      ? this.writeDeparture(remembered)
+      : this.depart(sessionId, socketId, 'disconnect');
+  }
+
+  /**
+   * Forgets the departures whose stays are not among `openStays` (written, or closed by someone
+   * else), of those remembered before `readSince` (performance.now() when `openStays` was read).
+   */
+  forgetWritten(openStays: ReadonlySet<string>, readSince: number): void {
+    for (const [key, departure] of this.departures) {
+      if (departure.at < readSince && !departure.write && !openStays.has(key)) {
+        this.departures.delete(key);
+      }
+    }
+  }
+
+  /** This incarnation's open stays, as `sessionId socketId` keys. */
+  async openStays(): Promise<Set<string>> {
+    const rows = await this.sql.rows<{ sessionId: string; socketId: string }>(
+      OPEN_STAYS_OF_INSTANCE.name,
+      OPEN_STAYS_OF_INSTANCE.text,
+      [this.instance.id],
+    );
+    return new Set(rows.map((r) => departureKey(r.sessionId, r.socketId)));
+  }
+
+  static keyOf(member: { sessionId: string; socketId: string }): string {
+    return departureKey(member.sessionId, member.socketId);
+  }
+
+  /**
+   * Buries the instances that stopped signing alive while this one could (see presence-rules.ts):
+   * their stays end as of their last heartbeat. Returns how many were buried. Safe when several
+   * instances sweep at once: each dead instance is taken by one.
+   */
+  sweepDeadInstances(): Promise<number> {
+    return this.stopInstances(
+      SELECT_DEAD_INSTANCES.name,
+      SELECT_DEAD_INSTANCES.text,
+      SELECT_DEAD_INSTANCES.values(this.instance.id),
+      'instance-lost',
+    );
+  }
+
+  /** Graceful shutdown: this instance's sockets leave now; the grace period lets them rejoin elsewhere. */
+  async closeInstance(): Promise<void> {
+    await this.stopInstances(
+      SELECT_SELF.name,
+      SELECT_SELF.text,
+      SELECT_SELF.values(this.instance.id),
+      'shutdown',
+    );
+  }
+
+  /** userId -> start of the current stay, for the users in the session's room now. */
+  async currentStays(sessionId: string): Promise<Map<string, Date>> {
+    const rows = await this.sql.rows<{ user_id: string; since: Date }>(
+      'current-stays',
+      `SELECT user_id, min(joined_at) AS since FROM room_presence
+        WHERE session_id = $1 AND left_at IS NULL GROUP BY user_id`,
+      [sessionId],
+    );
+    return new Map(rows.map((r) => [r.user_id, r.since]));
+  }
+
+  /** The join statement, under the session's row lock; see `join`. */
+  private async enter(
+    sessionId: string,
+    user: AuthUser,
+    socketId: string,
+    restore: boolean,
+    now: Date,
+    verdict?: (outcome: JoinOutcome) => void,
+    admitted?: () => void | Promise<void>,
+  ): Promise<JoinOutcome> {
     const { text, values } = joinStatement({
       sessionId,
       userId: user.id,
@@ -239,35 +297,31 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
       instanceId: this.instance.id,
       opensBy: new Date(now.getTime() + this.config.joinEarlyMinutes * 60_000),
       at: now,
+      restore,
     });
-    const verdict = ({ session, participants }: JoinOutcome) => {
-      if (!session) {
-        throw new DomainError('NOT_FOUND', `Session ${sessionId} does not exist`);
-      }
-      if (!participants.some((p) => p.userId === user.id)) {
-        throw refusal(session, user, this.config.joinEarlyMinutes, now);
-      }
-    };
-    // With `admitted`, the verdict is known before the commit: the transport's room is entered
-    // while the row is still locked, so a status change that follows this join is heard there.
-    const outcome = admitted
-      ? await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values, async (o) => {
-          verdict(o);
-          await admitted();
-        })
-      : await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values);
-    if (!admitted) {
-      // A refused join wrote nothing.
-      verdict(outcome);
+    try {
+      // With `admitted`, the verdict is known before the commit: the transport's room is entered
+      // while the row is still locked, so a status change that follows this join is heard there.
+      return verdict && admitted
+        ? await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values, async (o) => {
+            verdict(o);
+            await admitted();
+          })
+        : await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values);
+    } catch (error) {
+      throw unavailable(error, 'The database cannot be reached: join again in a moment');
     }
-    const { participants: present, started } = outcome;
-    const session = outcome.session!;
-    const change = started
-      ? this.lifecycle.changeOfJson({ sessionId, cause: 'auto-start', actorId: null }, started)
-      : null;
-    // Both checked by the verdict.
-    const me = present.find((p) => p.userId === user.id)!;
-    const status = change?.to ?? session.status;
+  }
+
+  /** After a join's commit: the room hears of a user's first socket, and of an auto-start. */
+  private announce(
+    sessionId: string,
+    user: AuthUser,
+    socketId: string,
+    { participants, started }: JoinOutcome,
+  ): SessionStatus | undefined {
+    // Checked by the caller: the user is among the present.
+    const me = participants.find((p) => p.userId === user.id)!;
     if (!me.wasPresent) {
       this.roomEvents.emit({
         type: 'participant-joined',
@@ -277,24 +331,62 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
         socketId,
       });
     }
-    if (change) {
-      this.lifecycle.publish(change);
+    if (!started) {
+      return undefined;
     }
-    return {
-      sessionId,
-      status,
-      participants: present.map(({ userId, role }) => ({ userId, role })),
-      parties: [session.client_id, session.psychologist_id],
-    };
+    const change = this.lifecycle.changeOfJson(
+      { sessionId, cause: 'auto-start', actorId: null },
+      started,
+    );
+    this.lifecycle.publish(change);
+    return change.to;
   }
 
-  /** Takes a socket out of a room. Returns false when it was not in it. */
-  async leave(
-    sessionId: string,
-    socketId: string,
-    reason: LeaveReason = 'leave',
-  ): Promise<boolean> {
-    const { text, values } = leaveStatement({ sessionId, socketId, reason, at: new Date() });
+  private async flushDeparture(sessionId: string, socketId: string): Promise<void> {
+    const pending = this.departures.get(departureKey(sessionId, socketId));
+    if (pending) {
+      await (pending.write ?? this.writeDeparture(pending));
+    }
+  }
+
+  /**
+   * Writes a departure (one at a time per departure); forgets it once written, keeps it when the
+   * write failed. Resolves whether a stay was closed.
+   */
+  private writeDeparture(departure: Departure): Promise<boolean> {
+    if (departure.write) {
+      return departure.write;
+    }
+    const key = departureKey(departure.sessionId, departure.socketId);
+    const write = this.leave(departure).then(
+      (closed) => {
+        if (this.departures.get(key) === departure) {
+          this.departures.delete(key);
+        }
+        return closed;
+      },
+      (error: unknown) => {
+        departure.write = undefined;
+        throw unavailable(
+          error,
+          'The database cannot be reached: the leave is recorded, with its time, once it is back',
+        );
+      },
+    );
+    departure.write = write;
+    return write;
+  }
+
+  /** Ends a socket's stay as of its departure; see `leaveStatement`. */
+  private async leave({ sessionId, socketId, reason, at }: Departure): Promise<boolean> {
+    const msAgo = Math.max(0, performance.now() - at);
+    const { text, values } = leaveStatement({
+      sessionId,
+      socketId,
+      reason,
+      secondsAgo: msAgo / 1000,
+      at: new Date(Date.now() - msAgo),
+    });
     const left = await this.sql.underSessionLock<{
       userId: string;
       stillPresent: boolean;
@@ -308,148 +400,36 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     return true;
   }
 
-  /** A socket of this instance went away: it leaves every room it was in. */
-  async disconnect(socketId: string): Promise<void> {
-    // By socket alone: socket ids are random and belong to the instance that made them, and a
-    // condition on instance_id would offer the planner the index of the instance's open stays.
-    const rows = await this.sql.rows<{ session_id: string }>(
-      'open-stays-of-socket',
-      `SELECT DISTINCT session_id FROM room_presence WHERE socket_id = $1 AND left_at IS NULL`,
-      [socketId],
-    );
-    for (const { session_id } of rows) {
-      await this.leave(session_id, socketId, 'disconnect');
-    }
-  }
-
-  // UPDATE ... RETURNING is wrapped in a CTE throughout: TypeORM's query() answers a bare UPDATE
-  // with [rows, count], a SELECT with rows.
-
   /**
-   * Closes the presence of instances that stopped signing alive (3 missed beats), as of their last
-   * heartbeat. Safe when several instances sweep at once: each dead instance is taken by one.
+   * Stops the instances `select` picks and locks, with all their stays and what follows from them,
+   * in one transaction (see `stopInstancesStatement`). Returns how many instances were stopped.
    */
-  async sweepDeadInstances(): Promise<number> {
-    const rows: { session_id: string; user_id: string }[] = await this.db.query(
-      `WITH dead AS (
-         SELECT id, heartbeat_at FROM instances
-          WHERE stopped_at IS NULL AND heartbeat_at < now() - make_interval(secs => heartbeat_seconds * 3)
-          FOR UPDATE SKIP LOCKED
-       ), buried AS (
-         UPDATE instances i SET stopped_at = d.heartbeat_at FROM dead d WHERE i.id = d.id
-       ), closed AS (
-         -- = ANY of the dead ids, rather than a join with dead: each instance's open stays are
-         -- then read through its index, never the open stays of every instance.
-         UPDATE room_presence p
-            SET left_at = GREATEST((SELECT heartbeat_at FROM dead WHERE id = p.instance_id), p.joined_at),
-                left_reason = 'instance-lost'
-          WHERE p.instance_id = ANY (ARRAY(SELECT id FROM dead)) AND p.left_at IS NULL
-          RETURNING p.session_id, p.user_id
-       )
-       SELECT session_id, user_id FROM closed`,
-    );
-    await this.afterBulkLeave(rows);
-    return rows.length;
-  }
-
-  /** Graceful shutdown: this instance's sockets leave now; the grace period lets them rejoin elsewhere. */
-  async closeInstance(): Promise<void> {
-    const rows: { session_id: string; user_id: string }[] = await this.db.query(
-      `WITH closed AS (
-         UPDATE room_presence SET left_at = now(), left_reason = 'shutdown'
-          WHERE instance_id = $1 AND left_at IS NULL
-          RETURNING session_id, user_id
-       )
-       SELECT session_id, user_id FROM closed`,
-      [this.instance.id],
-    );
-    await this.afterBulkLeave(rows);
-  }
-
-  /** userId -> start of the current stay, for the users in the session's room now. */
-  async currentStays(sessionId: string): Promise<Map<string, Date>> {
-    const rows: { user_id: string; since: Date }[] = await this.db.query(
-      `SELECT user_id, min(joined_at) AS since FROM room_presence
-        WHERE session_id = $1 AND left_at IS NULL GROUP BY user_id`,
-      [sessionId],
-    );
-    return new Map(rows.map((r) => [r.user_id, r.since]));
-  }
-
-  private async closeRoom(sessionId: string): Promise<void> {
-    await this.sql.rows(
-      'close-room',
-      `UPDATE room_presence SET left_at = now(), left_reason = 'session-ended'
-        WHERE session_id = $1 AND left_at IS NULL`,
-      [sessionId],
-    );
-  }
-
-  private async afterBulkLeave(rows: { session_id: string; user_id: string }[]): Promise<void> {
-    const bySession = new Map<string, Set<string>>();
-    for (const r of rows) {
-      bySession.set(r.session_id, (bySession.get(r.session_id) ?? new Set()).add(r.user_id));
-    }
-    for (const [sessionId, userIds] of bySession) {
-      const present = await this.sql.transaction(async (m) => {
-        const locked: { client_id: string }[] = await m.query(
-          `SELECT client_id FROM sessions WHERE id = $1 FOR UPDATE`,
-          [sessionId],
-        );
-        await this.markEmptyIfVacant(m, sessionId);
-        const now = await this.presentUsers(m, sessionId);
-        // The presence rows were closed by the sweep's own statement; the webhook event follows
-        // here, under the session's lock so that it keeps its place among the session's events.
-        for (const userId of userIds) {
-          if (!now.some((p) => p.userId === userId)) {
-            const role: ParticipantRole =
-              locked[0]?.client_id === userId ? 'client' : 'psychologist';
-            await this.recordLeft(m, sessionId, userId, role);
-          }
-        }
-        return now;
-      });
-      for (const userId of userIds) {
-        if (!present.some((p) => p.userId === userId)) {
-          this.roomEvents.emit({ type: 'participant-left', sessionId, userId });
-        }
+  private async stopInstances(
+    name: string,
+    select: string,
+    values: unknown[],
+    reason: LeaveReason,
+  ): Promise<number> {
+    const { stopped, gone } = await this.sql.transaction(async (tx) => {
+      const instances = await tx.query<StoppedInstance[]>(select, values);
+      if (instances.length === 0) {
+        return { stopped: 0, gone: [] };
       }
-    }
-  }
-
-  private recordLeft(
-    m: Queryable,
-    sessionId: string,
-    userId: string,
-    role: ParticipantRole,
-  ): Promise<void> {
-    return recordWebhookEvent(m, {
-      type: 'participant.left',
-      sessionId,
-      data: { sessionId, userId, role, at: new Date().toISOString() },
+      const lock = lockSessionsOfInstances(instances);
+      await tx.query(lock.text, lock.values);
+      const work = stopInstancesStatement(instances, reason);
+      const left = await tx.query<{ sessionId: string; userId: string }[]>(work.text, work.values);
+      return { stopped: instances.length, gone: left };
     });
-  }
-
-  private presentUsers(m: Queryable, sessionId: string): Promise<PresentParticipant[]> {
-    return m.query(
-      `SELECT DISTINCT user_id AS "userId", role FROM room_presence
-        WHERE session_id = $1 AND left_at IS NULL ORDER BY role`,
-      [sessionId],
-    );
-  }
-
-  /**
-   * When nobody is left in a started call's room, remember since when (the last leave): the
-   * reconciler ends the call once that is longer ago than the grace period.
-   */
-  private async markEmptyIfVacant(m: Queryable, sessionId: string): Promise<void> {
-    await m.query(
-      `UPDATE sessions s
-          SET room_emptied_at = (SELECT max(left_at) FROM room_presence WHERE session_id = s.id)
-        WHERE s.id = $1 AND s.status = 'In Progress'
-          AND NOT EXISTS (SELECT 1 FROM room_presence WHERE session_id = s.id AND left_at IS NULL)`,
-      [sessionId],
-    );
+    if (stopped > 0) {
+      this.logger.log(
+        `${name}: ${stopped} instance(s) stopped, ${gone.length} participant(s) left`,
+      );
+    }
+    for (const { sessionId, userId } of gone) {
+      this.roomEvents.emit({ type: 'participant-left', sessionId, userId });
+    }
+    return stopped;
   }
 }
 

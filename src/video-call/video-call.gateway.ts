@@ -22,7 +22,7 @@ import {
   SIGNAL_MAX_BYTES,
   SignalMessage,
 } from './dto/room.messages.js';
-import { PresenceService, type JoinResult } from './presence.service.js';
+import { PresenceService, type JoinResult, type LocalMember } from './presence.service.js';
 import { RoomEvents, type RoomEvent } from './room-events.js';
 import { SocketRateLimit, type MessageBudget } from './socket-rate-limit.js';
 import { sessionOfRoom, sessionRoom, sessionUserRoom } from './room-names.js';
@@ -37,6 +37,8 @@ interface SocketState extends MessageBudget {
   roomCommands?: Promise<void>;
   /** A session whose room the socket entered ahead of its join's verdict: no signals into it yet. */
   entering?: string;
+  /** A session whose room the socket is leaving by its own `leave-room` (not a disconnect). */
+  leaving?: string;
 }
 
 type RoomSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
@@ -56,6 +58,8 @@ export const MESSAGES: ReadonlyArray<readonly [string, MessageHandler]> = [
 ];
 
 type SocketListener = (this: RoomSocket, ...args: unknown[]) => void;
+
+const isoOrNull = (time: string | null | undefined) => (time ? new Date(time).toISOString() : null);
 
 const NO_AUTH: Record<string, never> = Object.freeze({});
 
@@ -126,6 +130,7 @@ export class VideoCallGateway
             refusedInARow: 0,
             roomCommands: undefined,
             entering: undefined,
+            leaving: undefined,
           };
           next();
         },
@@ -136,13 +141,15 @@ export class VideoCallGateway
       this.sessionEvents.statusChanged$.subscribe((c) => this.onStatusChanged(c)),
     );
     this.subscriptions.add(this.roomEvents.events$.subscribe((e) => this.onRoomEvent(e)));
-    // Disconnects are learnt from the namespace's adapter, not from a `disconnect` listener on each
-    // socket: a socket leaves the room of its own id only when it disconnects (socket.io's
-    // _cleanup), and the adapter tells that once for all sockets. Deferred past the rest of
-    // socket.io's close handling (after it the socket is `disconnected`).
+    // Every way a socket leaves a session's room - its own leave-room, a disconnect, the end of
+    // the session, a failed join - is learnt here, from the namespace's adapter, at the moment it
+    // happens (socket.io leaves every room of a socket that disconnects): the departure is
+    // remembered with that moment and written (see PresenceService.depart). One listener for all
+    // sockets, rather than a `disconnect` listener on each.
     namespace.adapter.on('leave-room', (room: string, id: string) => {
-      if (room === id) {
-        process.nextTick(() => void this.socketGone(id));
+      const sessionId = sessionOfRoom(room);
+      if (sessionId) {
+        this.departed(sessionId, id);
       }
     });
     namespace.adapter.on('delete-room', (room: string) => {
@@ -181,13 +188,77 @@ export class VideoCallGateway
     this.warnIfExpiring(socket, Date.now());
   }
 
-  /** A socket went away (see afterInit): it leaves every room it was in. */
-  private async socketGone(socketId: string): Promise<void> {
-    try {
-      await this.presence.disconnect(socketId);
-    } catch (error) {
-      this.logger.warn(`presence of disconnected socket ${socketId} not closed: ${String(error)}`);
+  /** A socket left a session's room (see afterInit). */
+  private departed(sessionId: string, socketId: string): void {
+    const socket = this.server.sockets.get(socketId) as RoomSocket | undefined;
+    const reason = socket?.data.leaving === sessionId ? 'leave' : 'disconnect';
+    this.presence.depart(sessionId, socketId, reason).catch((error: unknown) => {
+      // Remembered: written at the next beat. The leave-room command reports it to its caller.
+      if (reason === 'disconnect') {
+        this.logger.warn(`departure of socket ${socketId} not written yet: ${String(error)}`);
+      }
+    });
+  }
+
+  /**
+   * The sockets of this instance in session rooms, as presence should record them. A socket with
+   * a join or leave in flight is left out: its own command writes its presence.
+   */
+  members(): LocalMember[] {
+    const members: LocalMember[] = [];
+    for (const socket of (this.server?.sockets.values() ?? []) as Iterable<RoomSocket>) {
+      if (socket.data.roomCommands) {
+        continue;
+      }
+      for (const room of socket.rooms) {
+        const sessionId = sessionOfRoom(room);
+        if (sessionId) {
+          members.push({ sessionId, socketId: socket.id, user: socket.data.user });
+        }
+      }
     }
+    return members;
+  }
+
+  /** Whether the socket has a join or leave in flight (or is gone): presence is its command's. */
+  isBusy(socketId: string): boolean {
+    const socket = this.server?.sockets.get(socketId) as RoomSocket | undefined;
+    return socket?.data.roomCommands !== undefined;
+  }
+
+  /**
+   * Records again the stay of a member that presence lost (see PresenceService.restore), in the
+   * socket's order of room commands. When the session is over, the socket leaves the room and
+   * hears the session's status: it is never kept in a room that presence has forgotten.
+   */
+  async restore(member: LocalMember): Promise<'restored' | 'evicted' | 'gone'> {
+    const socket = this.server.sockets.get(member.socketId) as RoomSocket | undefined;
+    if (!socket) {
+      return 'gone';
+    }
+    return this.inOrder(socket, async () => {
+      const { sessionId } = member;
+      if (!socket.rooms.has(sessionRoom(sessionId))) {
+        return 'gone';
+      }
+      const refused = await this.presence.restore(sessionId, socket.data.user, socket.id);
+      if (!refused) {
+        return 'restored';
+      }
+      await socket.leave(sessionRoom(sessionId));
+      await socket.leave(sessionUserRoom(sessionId, socket.data.user.id));
+      const session = refused.session;
+      if (session) {
+        socket.emit('session-status', {
+          sessionId,
+          status: session.status,
+          videoCallStarted: isoOrNull(session.video_call_started),
+          videoCallEnded: isoOrNull(session.video_call_ended),
+          duration: session.call_duration_minutes ?? null,
+        });
+      }
+      return 'evicted';
+    });
   }
 
   /**
@@ -227,9 +298,16 @@ export class VideoCallGateway
         if (!socket.rooms.has(sessionRoom(sessionId))) {
           return;
         }
-        await socket.leave(sessionRoom(sessionId));
+        // Out of the room at once, whatever the database says: the leave is remembered with
+        // this moment (see departed), and the acknowledgement tells whether it is written.
+        socket.data.leaving = sessionId;
+        try {
+          await socket.leave(sessionRoom(sessionId));
+        } finally {
+          socket.data.leaving = undefined;
+        }
         await socket.leave(sessionUserRoom(sessionId, socket.data.user.id));
-        await this.presence.leave(sessionId, socket.id);
+        await this.presence.departure(sessionId, socket.id);
       });
       return {};
     });
@@ -265,11 +343,10 @@ export class VideoCallGateway
         joined = await this.presence.join(sessionId, user, socket.id, () => socket.join(rooms));
       }
       if (socket.disconnected) {
-        // The socket went away while its join was being committed: its disconnect cleanup may
-        // have looked for its presence before the row existed, which would leave it open for
-        // good. Closed here (closing it twice is a no-op).
-        rooms.forEach((r) => void socket.leave(r));
-        await this.presence.leave(sessionId, socket.id, 'disconnect');
+        // The socket went away while its join was being committed: its departure may have been
+        // written before the stay existed, which would leave the stay open. Closed here (closing
+        // it twice is a no-op).
+        await this.presence.depart(sessionId, socket.id, 'disconnect');
       } else if (socket.rooms.has(rooms[0])) {
         // Not after the room is gone (a session that ended meanwhile): the entry would outlive it.
         this.roomParties.set(sessionId, joined.parties);

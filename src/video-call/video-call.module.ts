@@ -4,6 +4,7 @@ import { SessionsModule } from '../sessions/sessions.module.js';
 import { AttendanceController } from './attendance.controller.js';
 import { CallReconciler } from './call-reconciler.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
+import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 import { PresenceService } from './presence.service.js';
 import { RoomEvents } from './room-events.js';
 import { SessionAccessGuard } from './session-access.guard.js';
@@ -21,6 +22,7 @@ import { VideoCallService } from './video-call.service.js';
     InstanceRegistry,
     RoomEvents,
     CallReconciler,
+    PresenceHeartbeat,
     VideoCallGateway,
     SocketRateLimit,
     SessionAccessGuard,

@@ -1,0 +1,22 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * `reachable_since`: the start of an instance's current unbroken run of heartbeats, i.e. since when
+ * it has been able to reach the database without a gap. A missing heartbeat proves another
+ * instance dead only to a judge whose own run spans the silence: after an outage, a database
+ * restart, or a judge that was itself frozen or cut off, nobody is buried for beats that nobody
+ * could write (see InstanceRegistry and the sweep in presence.sql.ts).
+ */
+export class InstanceLiveness1764000000008 implements MigrationInterface {
+  name = 'InstanceLiveness1764000000008';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `ALTER TABLE instances ADD COLUMN reachable_since timestamptz NOT NULL DEFAULT now()`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE instances DROP COLUMN reachable_since`);
+  }
+}
