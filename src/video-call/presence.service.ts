@@ -106,6 +106,8 @@ function unavailable(error: unknown, message: string): unknown {
 export class PresenceService {
   private readonly logger = new Logger(PresenceService.name);
   private readonly departures = new Map<string, Departure>();
+  /** Set once the graceful shutdown has closed this instance's stays. */
+  private closed = false;
 
   constructor(
     private readonly sql: Sql,
@@ -197,6 +199,10 @@ export class PresenceService {
    * it with its real time).
    */
   depart(sessionId: string, socketId: string, reason: LeaveReason): Promise<boolean> {
+    if (this.closed) {
+      // The shutdown closed every stay of this instance: the sockets now going leave nothing open.
+      return Promise.resolve(false);
+    }
     const departure: Departure = { sessionId, socketId, reason, at: performance.now() };
     this.departures.set(departureKey(sessionId, socketId), departure);
     return this.writeDeparture(departure);
@@ -261,6 +267,7 @@ export class PresenceService {
 
   /** Graceful shutdown: this instance's sockets leave now; the grace period lets them rejoin elsewhere. */
   async closeInstance(): Promise<void> {
+    this.closed = true;
     await this.stopInstances(
       SELECT_SELF.name,
       SELECT_SELF.text,

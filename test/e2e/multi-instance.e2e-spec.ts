@@ -254,4 +254,35 @@ describe('a Redis outage', () => {
     },
     30_000,
   );
+
+  (haveRedisServer ? it : it.skip)(
+    'tells a socket whose call ended on another instance while Redis was down, within two beats, and takes it out of the room',
+    async () => {
+      const { party, id } = await confirmedSession(admin);
+      const client = await connectAs(a.url, party.client.token);
+      const psych = await connectAs(b.url, party.psychologist.token);
+      sockets.push(client, psych);
+      await ask(client, 'join-room', { sessionId: id });
+      expect(await ask(psych, 'join-room', { sessionId: id })).toMatchObject({
+        status: 'In Progress',
+      });
+      await redis!.stop();
+      try {
+        // The end's session-status cannot cross to A; A's next comparison of its sockets with
+        // presence finds the client's stay closed by the end, and tells the socket.
+        const told = nextEvent(client, 'session-status', undefined, (2 * HEARTBEAT_S + 3) * 1000);
+        await request(b.url)
+          .post(`/api/video-calls/end/${id}`)
+          .set('Authorization', party.psychologist.auth)
+          .expect(200);
+        expect(await told).toMatchObject({ sessionId: id, status: 'Completed' });
+        expect(
+          await ask(client, 'signal', { sessionId: id, type: 'offer', data: { sdp: 'v=0' } }),
+        ).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
+      } finally {
+        await redis!.start();
+      }
+    },
+    30_000,
+  );
 });
