@@ -10,6 +10,7 @@ import {
 } from '../utils/fault-rig.js';
 import { MACHINE_REDIS_URL, redisAnswers } from '../utils/redis.js';
 import { eventually, nextEvent, request as ask, sleep } from '../utils/socket-client.js';
+import { TcpProxy } from '../utils/tcp-proxy.js';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database.js';
 
 const HEARTBEAT_S = 1;
@@ -100,5 +101,69 @@ describe('an instance frozen past its death', () => {
     expect(
       await ask(client, 'signal', { sessionId: id, type: 'offer', data: { sdp: 'v=0' } }),
     ).toEqual({ ok: true });
+  }, 60_000);
+});
+
+/**
+ * The same for an instance cut off from the database by a network partition (its packets to
+ * PostgreSQL dropped, not refused) while its sockets stay connected: the others bury it; when the
+ * path heals it learns that at its next beat and announces its sockets again.
+ */
+describe('an instance cut off from the database past its death', () => {
+  let db: TestDatabase;
+  let path: TcpProxy;
+  let a: AppProcess;
+  let b: AppProcess;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const target = new URL(db.url);
+    path = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    [a, b] = await Promise.all([
+      spawnApp({ ...ENV, DATABASE_URL: TcpProxy.rewrite(db.url, path) }),
+      spawnApp({ ...ENV, DATABASE_URL: db.url }),
+    ]);
+  }, 120_000);
+  afterAll(async () => {
+    sockets.forEach((s) => s.disconnect());
+    a?.kill('SIGKILL');
+    b?.kill('SIGKILL');
+    await path?.close();
+    await db?.drop();
+  });
+
+  it('learns at its next beat once the path heals, and announces its sockets again', async () => {
+    const { party, id } = await confirmedSession(viaProcess(b));
+    const client = await joinedSocket(a.url, party.client.token, id);
+    const psych = await joinedSocket(b.url, party.psychologist.token, id);
+    sockets.push(client, psych);
+    const both = [party.client.id, party.psychologist.id].sort();
+
+    path.blackhole();
+    await eventually(
+      async () =>
+        (await presentUsers(b, party.psychologist.auth, id)).join() === party.psychologist.id,
+      (4 * HEARTBEAT_S + 3) * 1000,
+      200,
+    );
+    await sleep(2000);
+    path.restore();
+
+    await eventually(
+      async () => (await presentUsers(b, party.psychologist.auth, id)).join() === both.join(),
+      15_000,
+      200,
+    );
+    expect(await staysOfStoppedInstances(db.url)).toBe(0);
+    expect(await ask(psych, 'leave-room', { sessionId: id })).toEqual({ ok: true });
+    await sleep((GRACE_S + 2) * 1000);
+    const [row] = await queryDb<{ status: string }>(
+      db.url,
+      `SELECT status FROM sessions WHERE id = $1`,
+      [id],
+    );
+    expect(row.status).toBe('In Progress');
+    expect(await presentUsers(b, party.psychologist.auth, id)).toEqual([party.client.id]);
   }, 60_000);
 });
