@@ -275,18 +275,21 @@ export function check(run: RunRecord): CheckResult {
     const live = new Set(run.snapshot.inRoom.map((s) => key(s.sessionId, s.socketId)));
     const open = new Set(run.snapshot.openStays.map((r) => key(r.sessionId, r.socketId)));
     const callOf = (id: string) => run.calls.find((c) => c.sessionId === id);
-    const lastEvents = (sessionId: string, userId: string) =>
-      callOf(sessionId)
-        ?.participants.find((p) => p.userId === userId)
-        ?.timeline.slice(-6)
-        .map((e) => `${iso(e.t)} ${describeEvent(e)}`);
+    // The socket's own events, then the client's last few.
+    const lastEvents = (sessionId: string, userId: string, socket: string) => {
+      const timeline =
+        callOf(sessionId)?.participants.find((p) => p.userId === userId)?.timeline ?? [];
+      const own = timeline.filter((e) => 'socket' in e && e.socket === socket);
+      const last = timeline.slice(-4).filter((e) => !own.includes(e));
+      return [...own, ...last].map((e) => `${iso(e.t)} ${describeEvent(e)}`);
+    };
     for (const row of run.snapshot.openStays) {
       if (!live.has(key(row.sessionId, row.socketId))) {
         violations.push({
           invariant: 'presence-ghost',
           sessionId: row.sessionId,
           summary: `open stay of socket ${row.socketId} (${describeInstance(row.instanceId, run.lives)}, joined ${iso(row.joinedAt)}) but no live socket of that client is in the room`,
-          details: { row, clientTimeline: lastEvents(row.sessionId, row.userId) },
+          details: { row, clientTimeline: lastEvents(row.sessionId, row.userId, row.socketId) },
         });
       }
     }
@@ -302,7 +305,7 @@ export function check(run: RunRecord): CheckResult {
           details: {
             presenceRows: rows,
             instance: describeInstance(socketInstance.get(s.socketId), run.lives),
-            clientTimeline: lastEvents(s.sessionId, s.userId),
+            clientTimeline: lastEvents(s.sessionId, s.userId, s.socketId),
           },
         });
       }

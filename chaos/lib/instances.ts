@@ -110,8 +110,9 @@ export class Instance {
     });
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
+  /** How the latest life ended ("code 0", "SIGKILL"), once it has. */
+  get lastExit(): string | undefined {
+    return this.life?.exit;
   }
 
   /** Sends a signal as a fault; SIGKILL and SIGTERM end the life (no automatic restart). */

@@ -171,6 +171,9 @@ export class Participant {
       await this.pause(this.ctx.rng.between(3000, 8000));
       if (this.wanted.mode === 'in' && this.inRoom && this.socket?.connected) {
         void this.sendSignal(this.socket);
+        if (this.ctx.rng.chance(0.5)) {
+          void this.readCall();
+        }
       }
     }
   }
@@ -364,6 +367,21 @@ export class Participant {
       this.note({ t: Date.now(), type: 'leave-ack', socket: id, code: 'timeout' });
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** The app's call screen reads the call now and then (who is present, the call's length). */
+  private async readCall(): Promise<void> {
+    try {
+      const res = await this.ctx.rest.call('GET', `/api/video-calls/session/${this.sessionId}`, {
+        route: '/api/video-calls/session/:id',
+        token: await this.accessToken(),
+      });
+      if (res.status === 401) {
+        this.forceRefresh = true;
+      }
+    } catch {
+      // No token to be had during an outage: the screen tries again later.
     }
   }
 

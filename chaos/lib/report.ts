@@ -33,6 +33,8 @@ export interface Figures {
     unavailableOutsideOutages: number;
   };
   unexpectedExits: number;
+  /** How each SIGTERM deploy went (the contract: exit 0 within 10 s). */
+  deploys: string[];
   violations: Record<string, number>;
   examples: Record<string, Violation[]>;
 }
@@ -120,6 +122,7 @@ export function figures(
       unavailableOutsideOutages: result.unavailableOutsideOutages.length,
     },
     unexpectedExits: extra.unexpectedExits,
+    deploys: run.faults.filter((x) => x.kind === 'deploy').map((x) => x.note ?? '?'),
     violations,
     examples,
   };
@@ -191,6 +194,7 @@ export function render(f: Figures): string {
         ...Object.entries(f.rest.serverErrors).map(([k, v]) => [`  ${k}`, String(v)]),
         ['503 UNAVAILABLE outside outages', String(f.rest.unavailableOutsideOutages)],
         ['instances that exited unasked', String(f.unexpectedExits)],
+        ['SIGTERM deploys', f.deploys.join('; ') || '-'],
       ],
     ),
   );
