@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- [--short] [--duration 240] [--calls 50] [--seed N] [--faults all|none|kill,freeze,...]
- *   [--json figures.json] [--record run.json] [--keep]`
+ *   [--json figures.json] [--record run.json] [--keep]`, or `npm run chaos -- --check run.json`
  *
  * Three instances of the built server behind Debian's nginx running deploy/nginx.conf, on a
  * PostgreSQL and a Redis of the run's own, with calls kept going by clients that behave like
@@ -68,6 +68,8 @@ interface Options {
   json?: string;
   /** Everything recorded (timelines, REST answers, presence rows), for a post-mortem. */
   record?: string;
+  /** Only check a recorded run. */
+  check?: string;
   keep: boolean;
 }
 
@@ -98,6 +100,7 @@ function parseOptions(argv: string[]): Options {
     kinds,
     json: value('--json'),
     record: value('--record'),
+    check: value('--check'),
     keep: argv.includes('--keep'),
   };
 }
@@ -116,6 +119,14 @@ function missingTools(): string[] {
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.check) {
+    // The checker again over a recorded run (--record): to read a finding, or to try a change
+    // to the checker on runs that found something.
+    const run = JSON.parse(await readFile(options.check, 'utf8')) as RunRecord;
+    const result = check(run);
+    process.stdout.write(`\n${render(figures(run, result, run.meta!))}\n`);
+    return result.violations.length === 0 ? 0 : 1;
+  }
   const missing = missingTools();
   if (missing.length > 0) {
     say(`cannot run: ${missing.join(' and ')} not found (Debian: nginx-light, redis-server)`);
@@ -309,6 +320,7 @@ async function main(): Promise<number> {
     await sleep(GRACE_S * 1000 + 2000 + 2000);
 
     say('collecting sessions, histories and presence');
+    const collectedAt = Date.now();
     await mapLimit(calls, 8, async (call) => {
       const token = await ctx.admin.auth();
       const s = await rest.call<any>('GET', `/api/sessions/${call.sessionId}`, {
@@ -337,6 +349,7 @@ async function main(): Promise<number> {
     const run: RunRecord = {
       startedAt: phaseStart,
       faultsEndedAt,
+      collectedAt,
       graceMs: GRACE_S * 1000,
       heartbeatMs: HEARTBEAT_S * 1000,
       faults,
@@ -348,7 +361,7 @@ async function main(): Promise<number> {
       snapshot,
     };
     const result = check(run);
-    const f = figures(run, result, {
+    run.meta = {
       seed: options.seed,
       mode: options.kinds.length === 0 ? 'calm (no faults)' : options.short ? 'short' : 'full',
       counters,
@@ -356,7 +369,8 @@ async function main(): Promise<number> {
       targetCalls: options.calls,
       jwtExpiresIn,
       unexpectedExits: instances.reduce((n, i) => n + i.unexpectedExits.length, 0),
-    });
+    };
+    const f = figures(run, result, run.meta);
     process.stdout.write(`\n${render(f)}\n`);
     if (options.json) {
       const file = resolve(options.json);

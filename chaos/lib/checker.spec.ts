@@ -49,6 +49,7 @@ function run(calls: CallRecord[], extra: Partial<RunRecord> = {}): RunRecord {
   return {
     startedAt: T0,
     faultsEndedAt: T0 + 60_000,
+    collectedAt: T0 + 120_000,
     graceMs: GRACE,
     heartbeatMs: 1000,
     faults: [],
@@ -190,18 +191,35 @@ describe('chaos checker', () => {
       ],
     });
     expect(kinds(r)).toEqual(['rest-5xx', 'rest-5xx', 'rest-5xx']);
+    const killed = run([], {
+      rest: [{ ...answer(502), ms: 30, fromNginx: true }],
+      faults: [{ kind: 'kill', target: 0, start: T0 + 10, end: T0 + 4000 }],
+    });
+    expect(kinds(killed)).toEqual([]);
   });
 
-  it('flags a call left for good in the calm end that never ends', () => {
-    const c = {
-      ...call(
-        's6',
+  it('flags a call left for good that never ends, or ends late in the calm end', () => {
+    const left = (id: string, end?: { at: number; ended: number }) =>
+      call(
+        id,
         [...joined('a', T0), { t: leftAt, type: 'close' as const, socket: 'a' }],
         [...joined('b', T0), { t: leftAt, type: 'close' as const, socket: 'b' }],
+        end,
+      );
+    expect(kinds(run([left('s6')]))).toEqual(['auto-end-missing']);
+    const late = { at: leftAt + GRACE + 6000, ended: leftAt };
+    // Late while faults ran: an outage may excuse it. Late in the calm end: nothing does.
+    expect(kinds(run([left('s7', late)]))).toEqual([]);
+    expect(kinds(run([{ ...left('s8', late), drainedAt: leftAt - 100 }]))).toEqual([
+      'auto-end-missing',
+    ]);
+    expect(
+      kinds(
+        run([
+          { ...left('s9', { at: leftAt + GRACE + 300, ended: leftAt }), drainedAt: leftAt - 100 },
+        ]),
       ),
-      drainedAt: leftAt - 100,
-    };
-    expect(kinds(run([c]))).toEqual(['auto-end-missing']);
+    ).toEqual([]);
   });
 });
 

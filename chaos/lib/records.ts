@@ -4,6 +4,8 @@
  * a client's timeline and the server's timestamps can be compared directly.
  */
 
+import type { Counters } from './participant.js';
+
 export type FaultKind = 'kill' | 'freeze' | 'postgres' | 'redis' | 'deploy';
 export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'freeze', 'postgres', 'redis', 'deploy'];
 
@@ -107,6 +109,8 @@ export interface RunRecord {
   startedAt: number;
   /** When the fault phase ended (faults over, every process back). */
   faultsEndedAt: number;
+  /** When sessions and presence were read for the check. */
+  collectedAt: number;
   graceMs: number;
   heartbeatMs: number;
   faults: FaultRecord[];
@@ -118,4 +122,15 @@ export interface RunRecord {
   /** `instances` rows (id, started_at): to tell which process held a socket. */
   instanceRows: Array<{ id: string; startedAt: number }>;
   snapshot?: PresenceSnapshot;
+  meta?: RunMeta;
+}
+
+export interface RunMeta {
+  seed: number;
+  mode: string;
+  counters: Counters;
+  setupFailures: number;
+  targetCalls: number;
+  jwtExpiresIn: number;
+  unexpectedExits: number;
 }

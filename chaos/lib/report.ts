@@ -1,7 +1,7 @@
 import type { CheckResult, Violation } from './checker.js';
 import { INVARIANTS } from './checker.js';
 import type { Counters } from './participant.js';
-import { FAULT_KINDS, type RunRecord } from './records.js';
+import { FAULT_KINDS, type RunMeta, type RunRecord } from './records.js';
 
 export interface Figures {
   date: string;
@@ -31,6 +31,7 @@ export interface Figures {
     serverErrors: Record<string, number>;
     unavailable: number;
     unavailableOutsideOutages: number;
+    killedMidRequest: number;
   };
   unexpectedExits: number;
   /** How each SIGTERM deploy went (the contract: exit 0 within 10 s). */
@@ -39,19 +40,7 @@ export interface Figures {
   examples: Record<string, Violation[]>;
 }
 
-export function figures(
-  run: RunRecord,
-  result: CheckResult,
-  extra: {
-    seed: number;
-    mode: string;
-    counters: Counters;
-    setupFailures: number;
-    targetCalls: number;
-    jwtExpiresIn: number;
-    unexpectedExits: number;
-  },
-): Figures {
+export function figures(run: RunRecord, result: CheckResult, extra: RunMeta): Figures {
   const faults: Figures['faults'] = {};
   for (const kind of FAULT_KINDS) {
     const of = run.faults.filter((f) => f.kind === kind);
@@ -120,6 +109,7 @@ export function figures(
       serverErrors,
       unavailable: run.rest.filter((r) => r.status === 503 && r.code === 'UNAVAILABLE').length,
       unavailableOutsideOutages: result.unavailableOutsideOutages.length,
+      killedMidRequest: result.killedMidRequest.length,
     },
     unexpectedExits: extra.unexpectedExits,
     deploys: run.faults.filter((x) => x.kind === 'deploy').map((x) => x.note ?? '?'),
@@ -141,7 +131,7 @@ function table(head: string[], rows: string[][]): string {
 export function render(f: Figures): string {
   const out: string[] = [];
   out.push(
-    `Chaos run (${f.mode}, seed ${f.seed}): ${f.faultPhaseSeconds} s of faults, ${f.settings.instances} instances behind nginx (deploy/nginx.conf), ` +
+    `Chaos run (${f.mode}, seed ${f.seed}): ${f.faultPhaseSeconds} s ${Object.values(f.faults).some((x) => x.count > 0) ? 'of faults' : 'without faults'}, ${f.settings.instances} instances behind nginx (deploy/nginx.conf), ` +
       `${f.settings.targetCalls} calls kept going, grace ${f.settings.graceSeconds} s, heartbeat ${f.settings.heartbeatSeconds} s`,
   );
   out.push('');
@@ -193,6 +183,7 @@ export function render(f: Figures): string {
         ],
         ...Object.entries(f.rest.serverErrors).map(([k, v]) => [`  ${k}`, String(v)]),
         ['503 UNAVAILABLE outside outages', String(f.rest.unavailableOutsideOutages)],
+        ['502 of nginx: instance killed mid-request', String(f.rest.killedMidRequest)],
         ['instances that exited unasked', String(f.unexpectedExits)],
         ['SIGTERM deploys', f.deploys.join('; ') || '-'],
       ],
