@@ -215,7 +215,10 @@ export function check(run: RunRecord): CheckResult {
       videoCallEnded: call.videoCallEnded,
       graceSeconds: run.graceMs / 1000,
       stays: stays.map(describe),
-      faults: faultsAround(decidedAt - run.graceMs - 15_000, decidedAt + 1000),
+      faults: faultsAround(
+        Math.min(decidedAt - run.graceMs, ...stays.map((s) => s.start)),
+        decidedAt + 1000,
+      ),
       presenceRows: run.presence
         .filter((r) => r.sessionId === call.sessionId)
         .map((r) => ({
