@@ -1,4 +1,5 @@
 import { ERROR_CODES } from '../common/errors/error-codes.js';
+import { UNAVAILABLE_MESSAGE } from '../common/errors/unavailable.js';
 import { SESSION_STATUSES } from '../sessions/session-transitions.js';
 import { SIGNAL_MAX_BYTES, SIGNAL_TYPES } from '../video-call/dto/room.messages.js';
 
@@ -226,8 +227,21 @@ interface MessageSpec {
   /** The Socket.io event name. */
   name: string;
   summary: string;
+  description?: string;
   payload: Schema;
+  examples?: Array<{ name: string; summary: string; payload: unknown }>;
 }
+
+/** join-room and leave-room read and write presence: while the database is away they are refused. */
+const UNAVAILABLE_ACK = {
+  description:
+    '`UNAVAILABLE` while the database cannot be reached (send it again in a few seconds).',
+  example: {
+    name: 'unavailable',
+    summary: 'The database cannot be reached',
+    payload: { ok: false, error: { code: 'UNAVAILABLE', message: UNAVAILABLE_MESSAGE } },
+  },
+};
 
 const messages: Record<string, MessageSpec> = {
   joinRoom: {
@@ -239,7 +253,9 @@ const messages: Record<string, MessageSpec> = {
   joinRoomAck: {
     name: 'join-room',
     summary: 'Acknowledgement of join-room',
+    description: `Refused with the codes of the REST checks (INVALID_TRANSITION, TOO_EARLY with \`opensAt\`, ...), or with ${UNAVAILABLE_ACK.description}`,
     payload: { oneOf: [schemaRef('JoinRoomResult'), schemaRef('ErrorAck')] },
+    examples: [UNAVAILABLE_ACK.example],
   },
   leaveRoom: {
     name: 'leave-room',
@@ -249,7 +265,9 @@ const messages: Record<string, MessageSpec> = {
   leaveRoomAck: {
     name: 'leave-room',
     summary: 'Acknowledgement of leave-room',
+    description: `Refused with ${UNAVAILABLE_ACK.description}`,
     payload: { oneOf: [schemaRef('OkAck'), schemaRef('ErrorAck')] },
+    examples: [UNAVAILABLE_ACK.example],
   },
   signal: {
     name: 'signal',
@@ -403,8 +421,10 @@ export function buildAsyncApiDocument(server: AsyncApiServer): Record<string, un
             name: m.name,
             title: m.name,
             summary: m.summary,
+            ...(m.description ? { description: m.description } : {}),
             contentType: 'application/json',
             payload: m.payload,
+            ...(m.examples ? { examples: m.examples } : {}),
           },
         ]),
       ),

@@ -1,4 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { ErrorBodyView } from '../common/errors/api-errors.decorator.js';
+import { RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from '../common/errors/unavailable.js';
 
 type SchemaLike = Record<string, unknown> & {
   $ref?: string;
@@ -13,6 +15,34 @@ type SchemaLike = Record<string, unknown> & {
 };
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
+
+/**
+ * Every operation of the document reads or writes the database, so every one can answer 503
+ * UNAVAILABLE while it cannot be reached (an operation that never touches the database would be
+ * left out here). Declared once here rather than on each route's ApiErrors.
+ */
+function unavailableResponse(errorBodyRef: string) {
+  return {
+    description: 'UNAVAILABLE: the database cannot be reached right now; retry after `Retry-After`',
+    headers: {
+      'Retry-After': {
+        description: 'Seconds to wait before trying again',
+        schema: { type: 'integer', example: RETRY_AFTER_SECONDS },
+      },
+    },
+    content: {
+      'application/json': {
+        schema: { $ref: errorBodyRef },
+        example: {
+          statusCode: 503,
+          error: 'Service Unavailable',
+          code: 'UNAVAILABLE',
+          message: UNAVAILABLE_MESSAGE,
+        },
+      },
+    },
+  };
+}
 
 /**
  * Examples for properties that carry none of their own, by property name: one vocabulary for the
@@ -108,7 +138,8 @@ function addExamples(schema: SchemaLike): void {
 /**
  * What Nest's generator leaves out and generators and linters (`redocly lint
  * --extends=recommended`) expect: a server, a license, explicit security on every operation
- * (bearer by default, `[]` on the public ones), and examples on schemas and path parameters.
+ * (bearer by default, `[]` on the public ones), and examples on schemas and path parameters;
+ * and the 503 UNAVAILABLE that every operation may answer.
  */
 export function polishOpenApi(document: OpenAPIObject, bearerScheme = 'bearer'): OpenAPIObject {
   document.servers = [{ url: '/', description: 'This deployment' }];
@@ -122,6 +153,9 @@ export function polishOpenApi(document: OpenAPIObject, bearerScheme = 'bearer'):
       }
       // Operations documented with @ApiBearerAuth carry security; the others are @Public().
       operation.security ??= [];
+      operation.responses['503'] ??= unavailableResponse(
+        `#/components/schemas/${ErrorBodyView.name}`,
+      );
       for (const parameter of operation.parameters ?? []) {
         if ('$ref' in parameter || parameter.example !== undefined || !parameter.schema) {
           continue;

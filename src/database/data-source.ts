@@ -9,4 +9,5 @@ const url = process.env.DATABASE_URL;
 if (!url) {
   throw new Error('DATABASE_URL must be set for the TypeORM CLI');
 }
-export default new DataSource(buildDataSourceOptions(url));
+// Unbounded like the service's own migrations (see `migrate`): the CLI runs and generates them.
+export default new DataSource(buildDataSourceOptions(url, 'migrate'));

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from './database-options.js';
-import { migrateUnderLock } from './migrate.js';
+import { migrate } from './migrate.js';
 import { Sql } from './sql.js';
 
 @Module({})
@@ -18,9 +18,8 @@ export class DatabaseModule {
         TypeOrmModule.forRootAsync({
           useFactory: () => buildDataSourceOptions(url),
           dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options!).initialize();
-            await migrateUnderLock(dataSource);
-            return dataSource;
+            await migrate(url);
+            return new DataSource(options!).initialize();
           },
         }),
       ],

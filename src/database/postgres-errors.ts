@@ -21,9 +21,10 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 /**
  * SQLSTATE classes and codes that mean the database could not be reached or is going away, rather
  * than that the statement was wrong: connection exceptions (08), the server shutting down or
- * starting up (57P01-57P03), too many connections (53300).
+ * starting up (57P01-57P03), too many connections (53300), and a statement cancelled (57014) -
+ * by the pool's statement_timeout (a stuck lock, an overloaded server) or by an operator.
  */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
 
 /** Node's socket errors on the way to the database. */
 const UNAVAILABLE_ERRNOS = new Set([

@@ -37,6 +37,8 @@ export class HealthController {
           this.shutdown.isDraining
             ? { lifecycle: { status: 'down', message: 'shutting down' } }
             : { lifecycle: { status: 'up' } },
+        // Abandoned after 2 s: a silent database still gets its 503 well within the 5 s of the
+        // contract (the ping's statement itself is bounded by the pool, DATABASE_BOUNDS).
         () => this.db.pingCheck('database', { timeout: 2000 }),
       ]);
       // Redis only carries fan-out between instances: its state is reported, never a reason for 503.

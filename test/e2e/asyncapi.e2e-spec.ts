@@ -159,6 +159,32 @@ describe('AsyncAPI document of the /video-calls namespace', () => {
     ]);
   });
 
+  it('lists UNAVAILABLE among the refusals of join-room and leave-room, with an example that fits', () => {
+    const ajv = new Ajv({ strict: false });
+    addFormats(ajv);
+    for (const name of ['join-room', 'leave-room']) {
+      const op = doc
+        .operations()
+        .all()
+        .find((o) => o.action() === 'receive' && o.messages().all()[0].name() === name)!;
+      const ack = op.reply()!.messages().all()[0];
+      expect({ name, description: ack.description() }).toEqual({
+        name,
+        description: expect.stringContaining('`UNAVAILABLE`'),
+      });
+      const examples = ack
+        .examples()
+        .all()
+        .map((e) => e.payload());
+      expect(examples).toContainEqual({
+        ok: false,
+        error: { code: 'UNAVAILABLE', message: expect.any(String) },
+      });
+      const validate = ajv.compile(ack.payload()!.json<object>());
+      expect(examples.filter((example) => !validate(example))).toEqual([]);
+    }
+  });
+
   describe('matches real traffic', () => {
     const sockets: Socket[] = [];
     afterAll(() => sockets.forEach((s) => s.disconnect()));

@@ -4,7 +4,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'tr
 
 interface ResponseObject {
   description?: string;
-  content?: Record<string, { schema?: { $ref?: string } }>;
+  headers?: Record<string, { schema?: { type?: string } }>;
+  content?: Record<string, { schema?: { $ref?: string }; example?: Record<string, unknown> }>;
 }
 
 interface Operation {
@@ -122,6 +123,25 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(Object.keys(errorBody?.properties ?? {})).toEqual(
       expect.arrayContaining(['statusCode', 'error', 'code', 'message']),
     );
+  });
+
+  it('declares 503 UNAVAILABLE with Retry-After on every operation (each reads or writes the database)', () => {
+    const problems = operations.flatMap(({ method, path, op }) => {
+      const unavailable = op.responses?.['503'];
+      const json = unavailable?.content?.['application/json'];
+      const fits =
+        unavailable?.description?.includes('UNAVAILABLE') &&
+        unavailable.headers?.['Retry-After']?.schema?.type === 'integer' &&
+        json?.schema?.$ref?.endsWith('/ErrorBodyView') &&
+        json.example?.code === 'UNAVAILABLE';
+      return fits ? [] : [`${method.toUpperCase()} ${path}`];
+    });
+    expect(operations.length).toBeGreaterThan(10);
+    expect(problems).toEqual([]);
+    const errorBody = doc.components?.schemas?.ErrorBodyView?.properties?.code as {
+      enum?: string[];
+    };
+    expect(errorBody.enum).toContain('UNAVAILABLE');
   });
 
   it('marks token-protected operations with bearer security and public ones without', () => {

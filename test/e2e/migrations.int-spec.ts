@@ -39,7 +39,7 @@ describe('migrations', () => {
   /** A connection that knows the first `count` migrations only. */
   async function withFirst(count: number): Promise<DataSource> {
     const dataSource = new DataSource({
-      ...buildDataSourceOptions(db.url),
+      ...buildDataSourceOptions(db.url, 'migrate'),
       migrations: MIGRATIONS.slice(0, count),
     });
     dataSources.push(dataSource);

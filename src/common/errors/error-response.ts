@@ -2,6 +2,7 @@ import { HttpException } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import { DomainError, type FieldProblem } from './domain-error.js';
 import { codeForHttpStatus, httpStatusOf, type ErrorCode } from './error-codes.js';
+import { asUnavailable } from './unavailable.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -16,7 +17,10 @@ export interface ErrorBody {
 export interface ErrorResponse {
   status: number;
   body: ErrorBody;
-  /** True when the error was not expected (a bug or an outage): it is logged with its stack. */
+  /**
+   * True when the error was not expected (a bug): it is logged with its stack. The database being
+   * unreachable is expected, and answered UNAVAILABLE.
+   */
   unexpected: boolean;
 }
 
@@ -52,9 +56,12 @@ function frameworkMessage(code: ErrorCode, fallback: string): string {
 
 /**
  * Maps anything thrown while serving a request to the one error body of the API. No stack, SQL or
- * driver message ever reaches a client: unexpected errors answer 500 INTERNAL.
+ * driver message ever reaches a client: an unreachable database answers 503 UNAVAILABLE (also
+ * from a guard: Nest hands a guard's error to the filter as it is), other unexpected errors 500
+ * INTERNAL.
  */
-export function toErrorResponse(exception: unknown): ErrorResponse {
+export function toErrorResponse(thrown: unknown): ErrorResponse {
+  const exception = asUnavailable(thrown) ?? thrown;
   if (exception instanceof DomainError) {
     const b = { ...exception.extra, ...body(exception.code, exception.message, exception.details) };
     return { status: b.statusCode, body: b, unexpected: false };

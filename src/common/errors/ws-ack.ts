@@ -1,9 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import { warnDatabaseUnavailable } from '../../database/outage-log.js';
 import { DomainError } from './domain-error.js';
 import type { ErrorCode } from './error-codes.js';
 import { compileMessageCheck, type MessageCheck } from './message-check.js';
+import { asUnavailable } from './unavailable.js';
 import { assertSafeInput, validationFailed } from './validation.js';
 
 export type Ack<T extends object = object> =
@@ -12,12 +14,20 @@ export type Ack<T extends object = object> =
 
 const logger = new Logger('WebSocket');
 
-/** The WebSocket twin of the HTTP filter: a handler's result or error as an acknowledgement. */
+/**
+ * The WebSocket twin of the HTTP filter: a handler's result or error as an acknowledgement; an
+ * unreachable database is UNAVAILABLE (a rate-limited warning, no stack), another unexpected
+ * error INTERNAL (logged with its stack).
+ */
 export async function toAck<T extends object>(work: () => Promise<T>): Promise<Ack<T>> {
   try {
     return { ok: true, ...(await work()) };
-  } catch (error) {
+  } catch (thrown) {
+    const error = asUnavailable(thrown) ?? thrown;
     if (error instanceof DomainError) {
+      if (error.code === 'UNAVAILABLE') {
+        warnDatabaseUnavailable('WebSocket', thrown);
+      }
       return { ok: false, error: { ...error.extra, code: error.code, message: error.message } };
     }
     logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
