@@ -11,6 +11,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
+import { warnDatabaseUnavailable } from '../database/outage-log.js';
+import { isDatabaseUnavailable } from '../database/postgres-errors.js';
 
 /** How often deadlines are looked for: an auto-end is due at most this long after its grace period. */
 const TICK_MS = 500;
@@ -165,9 +167,13 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
     } catch (error) {
       this.metrics.reconcilerRun('error', (performance.now() - startedAt) / 1000);
       // The database may be briefly unreachable; the next tick tries again.
-      this.logger.error(
-        `reconciliation failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      if (isDatabaseUnavailable(error)) {
+        warnDatabaseUnavailable('call reconciler', error);
+      } else {
+        this.logger.error(
+          `reconciliation failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
     }
   }
 }

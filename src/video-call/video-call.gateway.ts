@@ -26,6 +26,7 @@ import { PresenceService, type JoinResult, type LocalMember } from './presence.s
 import { RoomEvents, type RoomEvent } from './room-events.js';
 import { SocketRateLimit, type MessageBudget } from './socket-rate-limit.js';
 import { sessionOfRoom, sessionRoom, sessionUserRoom } from './room-names.js';
+import { warnDatabaseUnavailable } from '../database/outage-log.js';
 
 interface SocketState extends MessageBudget {
   user: AuthUser;
@@ -194,7 +195,12 @@ export class VideoCallGateway
     const reason = socket?.data.leaving === sessionId ? 'leave' : 'disconnect';
     this.presence.depart(sessionId, socketId, reason).catch((error: unknown) => {
       // Remembered: written at the next beat. The leave-room command reports it to its caller.
-      if (reason === 'disconnect') {
+      if (reason !== 'disconnect') {
+        return;
+      }
+      if (error instanceof DomainError && error.code === 'UNAVAILABLE') {
+        warnDatabaseUnavailable('departures', error);
+      } else {
         this.logger.warn(`departure of socket ${socketId} not written yet: ${String(error)}`);
       }
     });

@@ -11,6 +11,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { postWebhook } from './webhook-delivery.js';
 import { signWebhook } from './webhook-signature.js';
+import { warnDatabaseUnavailable } from '../database/outage-log.js';
+import { isDatabaseUnavailable } from '../database/postgres-errors.js';
 
 const TICK_MS = 500;
 const TIMEOUT_MS = 10_000;
@@ -187,10 +189,19 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       );
       return rows[0]?.due === true;
     } catch (error) {
+      this.reportFailure(error);
+      return false;
+    }
+  }
+
+  /** An outage is one warning now and then (deliveries wait, nothing is lost); anything else an error. */
+  private reportFailure(error: unknown): void {
+    if (isDatabaseUnavailable(error)) {
+      warnDatabaseUnavailable('webhook dispatch', error);
+    } else {
       this.logger.error(
         `webhook dispatch failed: ${error instanceof Error ? error.message : String(error)}`,
       );
-      return false;
     }
   }
 
@@ -221,10 +232,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       if (result.status === 'fulfilled') {
         more ||= result.value >= BATCH;
       } else if (!(result.reason instanceof ShuttingDown)) {
-        const error: unknown = result.reason;
-        this.logger.error(
-          `webhook dispatch failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        this.reportFailure(result.reason);
       }
     }
     this.schedule(more ? 0 : TICK_MS);
