@@ -28,7 +28,7 @@ const ASK_TIMEOUT_MS = 3_000;
  * `./.data` from another working directory) names the same lock. Elsewhere it is a socket file
  * in the directory.
  */
-async function lockAddress(dataDir: string): Promise<{ path: string; abstract: boolean }> {
+export async function lockAddress(dataDir: string): Promise<{ path: string; abstract: boolean }> {
   if (process.platform === 'linux') {
     const { dev, ino } = await stat(dataDir, { bigint: true });
     return { path: `\0session-video-api/data-dir/${dev}/${ino}`, abstract: true };
@@ -90,8 +90,12 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const address = await lockAddress(dataDir);
   for (let attempt = 0; ; attempt++) {
     const server = createServer((socket) => {
-      socket.on('error', () => undefined); // an asker that hangs up early is no concern of ours
-      socket.end(`${JSON.stringify({ pid: process.pid })}\n`);
+      // Whatever an asker sends or does, the owner answers and closes at once: an asker that
+      // never reads nor hangs up must not keep this process alive or hold up release().
+      socket.unref();
+      socket.on('error', () => undefined);
+      socket.end(`${JSON.stringify({ pid: process.pid })}\n`, () => socket.destroy());
+      setTimeout(() => socket.destroy(), ASK_TIMEOUT_MS).unref();
     });
     try {
       await listen(server, address.path);
