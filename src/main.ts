@@ -71,6 +71,14 @@ function handleSignals(app: App, embedded: EmbeddedPostgres | undefined): void {
     await embedded?.stop();
     process.exit(0);
   };
+  // A promise some dependency forgot to handle is a bug to log, not a reason to drop every call
+  // this instance serves: presence is repaired at the next beat whatever that promise left undone.
+  process.on('unhandledRejection', (reason) => {
+    say(
+      'error',
+      `unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+    );
+  });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }

@@ -31,6 +31,9 @@ export class RedisFanout implements OnApplicationShutdown {
       },
     });
     this.sub = this.pub.duplicate();
+    for (const client of [this.pub, this.sub]) {
+      this.settleFanoutCommands(client);
+    }
     for (const [name, client] of [
       ['publisher', this.pub],
       ['subscriber', this.sub],
@@ -48,6 +51,27 @@ export class RedisFanout implements OnApplicationShutdown {
         this.logger.log(`Redis ${name} connected`);
       });
       client.connect().catch(() => undefined); // retried by reconnectStrategy; errors are logged above
+    }
+  }
+
+  /**
+   * The adapter sends these without handling their failure: a command in flight when Redis goes
+   * away is rejected ("Socket closed unexpectedly"), and an unhandled rejection would end the
+   * process. A lost fan-out message is what a Redis outage means anyway (presence and status are
+   * PostgreSQL's, and every instance repairs what its sockets missed at its next beat); the
+   * subscriptions are restored by the client when it reconnects.
+   */
+  private settleFanoutCommands(client: RedisClientType): void {
+    for (const name of ['sSubscribe', 'sUnsubscribe', 'sPublish'] as const) {
+      const command = (client[name] as (...args: unknown[]) => Promise<unknown>).bind(client);
+      (client as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
+        command(...args).catch((error: Error) => {
+          if (error.message !== this.lastError) {
+            this.lastError = error.message;
+            this.logger.warn(`Redis ${name} failed: ${error.message}`);
+          }
+          return undefined;
+        });
     }
   }
 

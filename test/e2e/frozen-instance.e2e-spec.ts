@@ -59,6 +59,7 @@ describe('an instance frozen past its death', () => {
     expect(await presentUsers(b, party.client.auth, id)).toEqual(both);
 
     const left = nextEvent(psych, 'participant-left', undefined, 10_000);
+    left.catch(() => undefined); // awaited below
     a.kill('SIGSTOP');
     // B buries A after three missed beats (and at most a fourth): the client is gone from presence.
     await eventually(
@@ -75,6 +76,7 @@ describe('an instance frozen past its death', () => {
     const rejoined = machineRedis
       ? nextEvent(psych, 'participant-joined', undefined, 10_000)
       : undefined;
+    rejoined?.catch(() => undefined); // awaited below
     a.kill('SIGCONT');
     // Within two beats of resuming, A has re-announced the client's socket.
     await eventually(
