@@ -67,7 +67,8 @@ export class MetricsService implements OnModuleDestroy {
     help:
       'Presence kept true after a fault, by kind: fenced (this instance learnt it was declared dead), ' +
       'buried (a dead instance swept), closed (a stay whose socket was gone), restored (a socket ' +
-      'in a room whose stay was missing), evicted (a socket taken out of a room that is over)',
+      'in a room whose stay was missing), evicted (a socket taken out of a room that is over), ' +
+      'extended (a stay cut short by a burial while its socket was still in the room)',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -111,7 +112,7 @@ export class MetricsService implements OnModuleDestroy {
     this.httpDuration.observe(labels, seconds);
   }
 
-  presenceRepair(kind: 'fenced' | 'buried' | 'closed' | 'restored' | 'evicted'): void {
+  presenceRepair(kind: 'fenced' | 'buried' | 'closed' | 'restored' | 'evicted' | 'extended'): void {
     this.presenceRepairs.inc({ kind });
   }
 

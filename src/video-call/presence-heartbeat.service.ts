@@ -26,7 +26,8 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
  * - after every beat it buries instances that stopped beating (when its own beats prove the
  *   database was reachable meanwhile), and compares its open stays with its sockets: a stay whose
  *   socket is gone is closed as of the moment it went (remembered, also through an outage), a
- *   socket in a room without an open stay gets one.
+ *   socket in a room without an open stay gets one; after a burial, the stays of sockets that left
+ *   meanwhile last until they left, not only until the burial.
  * The beat does not wait for the sweep and the repair, which may take longer than a beat.
  */
 @Injectable()
@@ -36,6 +37,10 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
   private stopped = false;
   private beating?: Promise<unknown>;
   private upkeep?: Promise<void>;
+  /** performance.now() when the last beat that found this instance alive was sent. */
+  private aliveSentAt = 0;
+  /** Set when a beat found this instance buried: its last proof of life, for the upkeep. */
+  private buriedAfter?: number;
   /** When beats started failing (ms since the epoch), for one line at the start and one at the end. */
   private failingSince?: number;
 
@@ -81,9 +86,14 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
 
   /** One beat; true when it was written. Then the upkeep, unless the last one is still running. */
   private async beat(): Promise<boolean> {
+    const sentAt = performance.now();
     try {
-      if ((await this.instance.beat()) === 'declared-dead') {
+      if ((await this.instance.beat()) === 'alive') {
+        this.presence.aliveAt(sentAt);
+        this.aliveSentAt = sentAt;
+      } else {
         await this.fence();
+        this.buriedAfter ??= this.aliveSentAt;
       }
     } catch (error) {
       if (this.failingSince === undefined) {
@@ -123,6 +133,13 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
     }
     try {
       await this.heal();
+      if (this.buriedAfter !== undefined) {
+        const extended = await this.presence.extendBuriedStays(this.buriedAfter);
+        this.buriedAfter = undefined;
+        for (let i = 0; i < extended; i++) {
+          this.metrics.presenceRepair('extended');
+        }
+      }
     } catch (error) {
       this.logger.warn(`presence repair failed: ${errorText(error)}`);
     }

@@ -12,6 +12,7 @@ import type { PaymentStatus, SessionStatus } from '../sessions/session-transitio
 import { InstanceRegistry } from './instance-registry.service.js';
 import {
   joinStatement,
+  lateStayStatement,
   leaveStatement,
   lockSessionsOfInstances,
   OPEN_STAYS_OF_INSTANCE,
@@ -108,6 +109,11 @@ export class PresenceService {
   private readonly departures = new Map<string, Departure>();
   /** Set once the graceful shutdown has closed this instance's stays. */
   private closed = false;
+  /**
+   * Departures that found their stay closed already, since the last beat that proved this
+   * instance alive: if the next beat says it was buried, the burial closed those stays too early.
+   */
+  private closedBeforeDeparture: Departure[] = [];
 
   constructor(
     private readonly sql: Sql,
@@ -235,6 +241,33 @@ export class PresenceService {
         this.departures.delete(key);
       }
     }
+  }
+
+  /** A beat sent at `sentAt` (performance.now()) found this instance alive: no burial before it. */
+  aliveAt(sentAt: number): void {
+    this.closedBeforeDeparture = this.closedBeforeDeparture.filter((d) => d.at >= sentAt);
+  }
+
+  /**
+   * This instance was buried after its last beat that proved it alive (sent at `aliveSentAt`): the
+   * sockets that left a room since then were in it until they left, not only until the burial.
+   * Their stays are extended to that moment (see `lateStayStatement`). Returns how many.
+   */
+  async extendBuriedStays(aliveSentAt: number): Promise<number> {
+    const late = this.closedBeforeDeparture.filter((d) => d.at >= aliveSentAt);
+    this.closedBeforeDeparture = [];
+    let extended = 0;
+    for (const { sessionId, socketId, reason, at } of late) {
+      const { text, values } = lateStayStatement({
+        sessionId,
+        socketId,
+        instanceId: this.instance.id,
+        reason,
+        secondsAgo: Math.max(0, performance.now() - at) / 1000,
+      });
+      extended += await this.sql.underSessionLock<number>(sessionId, text, values);
+    }
+    return extended;
   }
 
   /** This incarnation's open stays, as `sessionId socketId` keys. */
@@ -369,6 +402,9 @@ export class PresenceService {
       (closed) => {
         if (this.departures.get(key) === departure) {
           this.departures.delete(key);
+        }
+        if (!closed) {
+          this.closedBeforeDeparture.push(departure);
         }
         return closed;
       },

@@ -168,6 +168,46 @@ export function leaveStatement(input: {
   return { text, values: args.values };
 }
 
+/**
+ * The stay of a socket that left a room while its instance was frozen or cut off and then buried:
+ * the burial closed its stay as of the instance's last heartbeat, yet the socket was in the room
+ * until it left (as its instance saw it once it ran again). Recorded as a stay from the burial to
+ * that moment, and the room, if still empty, is empty only from then on: the grace period counts
+ * from the real last leave, not from the burial. Only after a burial of that socket's stay (its
+ * latest stay ended `instance-lost` before the departure); otherwise nothing is written.
+ */
+export function lateStayStatement(input: {
+  sessionId: string;
+  socketId: string;
+  instanceId: string;
+  reason: LeaveReason;
+  secondsAgo: number;
+}): { text: string; values: (string | null)[] } {
+  const args = new ArrayArgs();
+  const session = args.add(input.sessionId, 'uuid');
+  const socket = args.add(input.socketId, 'text');
+  const instance = args.add(input.instanceId, 'uuid');
+  const reason = args.add(input.reason, 'text');
+  const leftAt = `now() - make_interval(secs => ${args.add(input.secondsAgo, 'float8')})`;
+  const text = `WITH latest AS (
+       SELECT user_id, role, left_at, left_reason FROM room_presence
+        WHERE session_id = ${session} AND socket_id = ${socket} AND left_at IS NOT NULL
+        ORDER BY left_at DESC LIMIT 1
+     ), late AS (
+       INSERT INTO room_presence
+              (session_id, user_id, role, socket_id, instance_id, joined_at, left_at, left_reason)
+       SELECT ${session}, user_id, role, ${socket}, ${instance}, left_at, ${leftAt}, ${reason}
+         FROM latest WHERE left_reason = 'instance-lost' AND left_at < ${leftAt}
+       RETURNING left_at
+     ), emptied AS (
+       UPDATE sessions SET room_emptied_at = (SELECT left_at FROM late)
+        WHERE id = ${session} AND status = 'In Progress'
+          AND room_emptied_at < (SELECT left_at FROM late)
+     )
+     SELECT (SELECT count(*) FROM late)::int`;
+  return { text, values: args.values };
+}
+
 /** An instance whose stays a bulk close ends, and as of when. */
 export interface StoppedInstance {
   id: string;

@@ -106,6 +106,74 @@ describe('an instance frozen past its death', () => {
   }, 60_000);
 });
 
+describe('a socket that leaves while its instance is frozen past its death', () => {
+  let db: TestDatabase;
+  let a: AppProcess;
+  let b: AppProcess;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    [a, b] = await Promise.all([
+      spawnApp({ ...ENV, DATABASE_URL: db.url }),
+      spawnApp({ ...ENV, DATABASE_URL: db.url }),
+    ]);
+  }, 120_000);
+  afterAll(async () => {
+    sockets.forEach((s) => s.disconnect());
+    a?.kill('SIGCONT');
+    a?.kill('SIGKILL');
+    b?.kill('SIGKILL');
+    await db?.drop();
+  });
+
+  it('was in the room until it left, not until the burial: the grace period counts from its leave', async () => {
+    const { party, id } = await confirmedSession(viaProcess(b));
+    const client = await joinedSocket(a.url, party.client.token, id);
+    const psych = await joinedSocket(b.url, party.psychologist.token, id);
+    sockets.push(client, psych);
+
+    a.kill('SIGSTOP');
+    await eventually(
+      async () =>
+        (await presentUsers(b, party.psychologist.auth, id)).join() === party.psychologist.id,
+      (4 * HEARTBEAT_S + 2) * 1000,
+      200,
+    );
+    // The psychologist leaves: presence now thinks the room empty. The client leaves too, but
+    // its instance hears it only when it runs again.
+    expect(await ask(psych, 'leave-room', { sessionId: id })).toEqual({ ok: true });
+    const clientLeft = client.timeout(20_000).emitWithAck('leave-room', { sessionId: id });
+    await sleep(1500);
+    const resumedAt = Date.now();
+    a.kill('SIGCONT');
+    expect(await clientLeft).toEqual({ ok: true });
+
+    // Auto-ended, as of the client's leave (when its instance ran again), not of the psychologist's.
+    const ended = await eventually(
+      async () => {
+        const [row] = await queryDb<{ status: string; video_call_ended: Date }>(
+          db.url,
+          `SELECT status, video_call_ended FROM sessions WHERE id = $1`,
+          [id],
+        );
+        return row.status === 'Completed' ? row : undefined;
+      },
+      (2 * HEARTBEAT_S + GRACE_S + 4) * 1000,
+      200,
+    );
+    expect(ended.video_call_ended.getTime()).toBeGreaterThanOrEqual(resumedAt - 200);
+    expect(ended.video_call_ended.getTime() - resumedAt).toBeLessThan(1000);
+    const stays = await queryDb<{ left_reason: string }>(
+      db.url,
+      `SELECT left_reason FROM room_presence WHERE session_id = $1 AND user_id = $2 ORDER BY joined_at`,
+      [id, party.client.id],
+    );
+    expect(stays.map((s) => s.left_reason)).toEqual(['instance-lost', 'leave']);
+    expect(await staysOfStoppedInstances(db.url)).toBe(0);
+  }, 60_000);
+});
+
 /**
  * The same for an instance cut off from the database by a network partition (its packets to
  * PostgreSQL dropped, not refused) while its sockets stay connected: the others bury it; when the
