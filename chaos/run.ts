@@ -341,8 +341,10 @@ async function main(): Promise<number> {
       )
     ).rows.map(presenceRow);
     const instanceRows = (
-      await db.query<{ id: string; started_at: Date }>(`SELECT id, started_at FROM instances`)
-    ).rows.map((r) => ({ id: r.id, startedAt: r.started_at.getTime() }));
+      await db.query<{ id: string; started_at: Date; process: string | null }>(
+        `SELECT id, started_at, process FROM instances`,
+      )
+    ).rows.map((r) => ({ id: r.id, startedAt: r.started_at.getTime(), process: r.process }));
     attributeInstances(instanceRows, lives);
     phase = 'over';
 
@@ -397,16 +399,24 @@ async function main(): Promise<number> {
 }
 
 /**
- * Instance starts are serialized (see Instance), so the row an instance registers at boot falls
- * in exactly one life's window from spawn to "listening".
+ * Each row names the process that registered it (`host:pid`), new incarnations after a burial
+ * included. Without it (a server before that column), instance starts are serialized (see
+ * Instance), so the row an instance registers at boot falls in one life's window from spawn to
+ * "listening".
  */
-function attributeInstances(rows: Array<{ id: string; startedAt: number }>, lives: InstanceLife[]) {
+function attributeInstances(
+  rows: Array<{ id: string; startedAt: number; process: string | null }>,
+  lives: InstanceLife[],
+) {
   for (const row of rows) {
-    const life = lives.find(
-      (l) =>
-        row.startedAt >= l.spawnAt - 1000 &&
-        row.startedAt <= (l.upAt ?? l.exitAt ?? Infinity) + 1000,
-    );
+    const pid = row.process ? Number(row.process.slice(row.process.lastIndexOf(':') + 1)) : NaN;
+    const life = Number.isInteger(pid)
+      ? lives.find((l) => l.pid === pid)
+      : lives.find(
+          (l) =>
+            row.startedAt >= l.spawnAt - 1000 &&
+            row.startedAt <= (l.upAt ?? l.exitAt ?? Infinity) + 1000,
+        );
     life?.instanceIds.push(row.id);
   }
 }

@@ -69,6 +69,7 @@ export class Instance {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    life.pid = child.pid;
     child.stdout.pipe(this.log, { end: false });
     child.stderr.pipe(this.log, { end: false });
     this.exited = new Promise<void>((resolve) =>

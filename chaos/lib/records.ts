@@ -30,7 +30,9 @@ export interface InstanceLife {
   upAt?: number;
   exitAt?: number;
   exit?: string;
-  /** Rows of the `instances` table this life registered (matched by start time). */
+  /** The process id, to match the `instances` rows it registered (`process` = `host:pid`). */
+  pid?: number;
+  /** Rows of the `instances` table this life registered, new incarnations after a burial included. */
   instanceIds: string[];
 }
 

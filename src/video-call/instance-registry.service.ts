@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { Sql } from '../database/sql.js';
@@ -34,8 +35,8 @@ export class InstanceRegistry {
   async register(): Promise<void> {
     await this.sql.rows(
       'register-instance',
-      `INSERT INTO instances (id, heartbeat_seconds) VALUES ($1, $2)`,
-      [this.current, this.config.presenceHeartbeatSeconds],
+      `INSERT INTO instances (id, heartbeat_seconds, process) VALUES ($1, $2, $3)`,
+      [this.current, this.config.presenceHeartbeatSeconds, `${hostname()}:${process.pid}`],
     );
   }
 

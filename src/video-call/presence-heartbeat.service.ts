@@ -39,8 +39,6 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
   private upkeep?: Promise<void>;
   /** performance.now() when the last beat that found this instance alive was sent. */
   private aliveSentAt = 0;
-  /** Set when a beat found this instance buried: its last proof of life, for the upkeep. */
-  private buriedAfter?: number;
   /** When beats started failing (ms since the epoch), for one line at the start and one at the end. */
   private failingSince?: number;
 
@@ -93,7 +91,7 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
         this.aliveSentAt = sentAt;
       } else {
         await this.fence();
-        this.buriedAfter ??= this.aliveSentAt;
+        this.presence.buried(this.aliveSentAt);
       }
     } catch (error) {
       if (this.failingSince === undefined) {
@@ -133,13 +131,6 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
     }
     try {
       await this.heal();
-      if (this.buriedAfter !== undefined) {
-        const extended = await this.presence.extendBuriedStays(this.buriedAfter);
-        this.buriedAfter = undefined;
-        for (let i = 0; i < extended; i++) {
-          this.metrics.presenceRepair('extended');
-        }
-      }
     } catch (error) {
       this.logger.warn(`presence repair failed: ${errorText(error)}`);
     }

@@ -9,6 +9,7 @@ import { ACCESS, assertAccess } from '../sessions/session-access.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
 import { assertRoomOpen } from '../sessions/session-policies.js';
 import type { PaymentStatus, SessionStatus } from '../sessions/session-transitions.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import {
   joinStatement,
@@ -114,12 +115,15 @@ export class PresenceService {
    * instance alive: if the next beat says it was buried, the burial closed those stays too early.
    */
   private closedBeforeDeparture: Departure[] = [];
+  /** Set for a few beats after a beat found this instance buried (see `buried`). */
+  private burial?: { since: number; until: number };
 
   constructor(
     private readonly sql: Sql,
     private readonly lifecycle: SessionLifecycleService,
     private readonly instance: InstanceRegistry,
     private readonly roomEvents: RoomEvents,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -246,28 +250,45 @@ export class PresenceService {
   /** A beat sent at `sentAt` (performance.now()) found this instance alive: no burial before it. */
   aliveAt(sentAt: number): void {
     this.closedBeforeDeparture = this.closedBeforeDeparture.filter((d) => d.at >= sentAt);
+    if (this.burial && sentAt > this.burial.until) {
+      this.burial = undefined;
+    }
   }
 
   /**
-   * This instance was buried after its last beat that proved it alive (sent at `aliveSentAt`): the
-   * sockets that left a room since then were in it until they left, not only until the burial.
-   * Their stays are extended to that moment (see `lateStayStatement`). Returns how many.
+   * A beat found this instance buried, after its last beat that proved it alive (sent at `since`):
+   * the sockets that left a room since then were in it until they left, not only until the
+   * burial, and their stays are extended to that moment (see `lateStayStatement`) - those whose
+   * departure was written already, and, for a few beats, those still to come (a socket's leave
+   * may be heard only after the news of the burial).
    */
-  async extendBuriedStays(aliveSentAt: number): Promise<number> {
-    const late = this.closedBeforeDeparture.filter((d) => d.at >= aliveSentAt);
+  buried(since: number): void {
+    this.burial = {
+      since,
+      until: performance.now() + 3 * this.config.presenceHeartbeatSeconds * 1000,
+    };
+    const late = this.closedBeforeDeparture.filter((d) => d.at >= since);
     this.closedBeforeDeparture = [];
-    let extended = 0;
-    for (const { sessionId, socketId, reason, at } of late) {
-      const { text, values } = lateStayStatement({
-        sessionId,
-        socketId,
-        instanceId: this.instance.id,
-        reason,
-        secondsAgo: Math.max(0, performance.now() - at) / 1000,
-      });
-      extended += await this.sql.underSessionLock<number>(sessionId, text, values);
+    for (const departure of late) {
+      void this.extendStay(departure);
     }
-    return extended;
+  }
+
+  private async extendStay({ sessionId, socketId, reason, at }: Departure): Promise<void> {
+    const { text, values } = lateStayStatement({
+      sessionId,
+      socketId,
+      instanceId: this.instance.id,
+      reason,
+      secondsAgo: Math.max(0, performance.now() - at) / 1000,
+    });
+    try {
+      if ((await this.sql.underSessionLock<number>(sessionId, text, values)) > 0) {
+        this.metrics.presenceRepair('extended');
+      }
+    } catch (error) {
+      this.logger.warn(`stay of socket ${socketId} not extended past its burial: ${String(error)}`);
+    }
   }
 
   /** This incarnation's open stays, as `sessionId socketId` keys. */
@@ -403,7 +424,11 @@ export class PresenceService {
         if (this.departures.get(key) === departure) {
           this.departures.delete(key);
         }
-        if (!closed) {
+        if (closed) {
+          // Nothing to extend.
+        } else if (this.burial && departure.at >= this.burial.since) {
+          void this.extendStay(departure);
+        } else {
           this.closedBeforeDeparture.push(departure);
         }
         return closed;
