@@ -5,10 +5,17 @@ import {
   ACCESS,
   assertAccess,
   isParticipant,
+  roomEntryRefusal,
   type AccessRule,
+  type RoomSession,
   type SessionParties,
 } from './session-access.js';
-import { PAYMENT_STATUSES, type PaymentStatus } from './session-transitions.js';
+import {
+  PAYMENT_STATUSES,
+  ROOM_OPEN_STATUSES,
+  SESSION_STATUSES,
+  type PaymentStatus,
+} from './session-transitions.js';
 
 const CLIENT: AuthUser = { id: 'client-1', role: 'client' };
 const PSYCHOLOGIST: AuthUser = { id: 'psy-1', role: 'psychologist' };
@@ -134,5 +141,45 @@ describe('assertAccess', () => {
   it('throws DomainError with a message', () => {
     expect(() => assertAccess(session(), OTHER_CLIENT, ACCESS.view)).toThrow(DomainError);
     expect(() => assertAccess(session(), OTHER_CLIENT, ACCESS.view)).toThrow(/participants/);
+  });
+});
+
+describe('roomEntryRefusal', () => {
+  const START = new Date('2026-03-01T10:00:00Z');
+  const OPEN = new Date('2026-03-01T09:45:00Z');
+  const room = (over: Partial<RoomSession> = {}): RoomSession => ({
+    ...session('Paid'),
+    status: 'Confirmed',
+    scheduledStart: START,
+    ...over,
+  });
+  const code = (s: RoomSession, user: AuthUser, now = OPEN) =>
+    roomEntryRefusal(s, user, now, 15)?.code ?? 'ok';
+
+  it('lets the participants in while the room is open and the session Confirmed or In Progress', () => {
+    for (const status of SESSION_STATUSES) {
+      const expected = ROOM_OPEN_STATUSES.includes(status) ? 'ok' : 'INVALID_TRANSITION';
+      expect(code(room({ status }), CLIENT)).toBe(expected);
+      expect(code(room({ status }), PSYCHOLOGIST)).toBe(expected);
+    }
+  });
+
+  it('answers in the contract order: role, membership, payment, window, status', () => {
+    const worst = room({ paymentStatus: 'Pending', status: 'Completed' });
+    const early = new Date(OPEN.getTime() - 1);
+    expect(code(worst, ADMIN, early)).toBe('FORBIDDEN');
+    expect(code(worst, OTHER_CLIENT, early)).toBe('NOT_PARTICIPANT');
+    expect(code(worst, CLIENT, early)).toBe('PAYMENT_NOT_CONFIRMED');
+    expect(code(room({ status: 'Completed' }), CLIENT, early)).toBe('TOO_EARLY');
+    expect(code(room({ status: 'Completed' }), CLIENT)).toBe('INVALID_TRANSITION');
+  });
+
+  it('says a finished session has ended', () => {
+    expect(roomEntryRefusal(room({ status: 'Completed' }), CLIENT, OPEN, 15)?.message).toMatch(
+      /has ended/,
+    );
+    expect(roomEntryRefusal(room({ status: 'Pending' }), CLIENT, OPEN, 15)?.message).toMatch(
+      /Confirmed or In Progress/,
+    );
   });
 });

@@ -1,6 +1,13 @@
 import { DomainError } from '../common/errors/domain-error.js';
 import type { AuthUser } from '../auth/auth-user.js';
-import { isPaymentConfirmed, type PaymentStatus } from './session-transitions.js';
+import { assertRoomOpen } from './session-policies.js';
+import {
+  isPaymentConfirmed,
+  isTerminal,
+  ROOM_OPEN_STATUSES,
+  type PaymentStatus,
+  type SessionStatus,
+} from './session-transitions.js';
 
 /**
  * Who may do what to a session. Pure, and applied in the contract's order: role (FORBIDDEN),
@@ -49,4 +56,42 @@ export function assertAccess(session: SessionParties, user: AuthUser, rule: Acce
   if (rule.requirePayment && !isPaymentConfirmed(session.paymentStatus)) {
     throw new DomainError('PAYMENT_NOT_CONFIRMED', 'The payment for this session is not confirmed');
   }
+}
+
+/** What deciding about a session's room needs to know of the session. */
+export interface RoomSession extends SessionParties {
+  status: SessionStatus;
+  scheduledStart: Date;
+}
+
+/**
+ * Why `user` may not enter the session's room (join-room, or start the call) at `now`, or null
+ * when they may. The contract's order: role, membership, payment, the room's window, the status.
+ * join-room's statement applies the same rules in SQL, built from the same lists; when it refuses,
+ * this names the reason.
+ */
+export function roomEntryRefusal(
+  session: RoomSession,
+  user: AuthUser,
+  now: Date,
+  joinEarlyMinutes: number,
+): DomainError | null {
+  try {
+    assertAccess(session, user, ACCESS.start);
+    assertRoomOpen(session.scheduledStart, joinEarlyMinutes, now);
+  } catch (error) {
+    if (error instanceof DomainError) {
+      return error;
+    }
+    throw error;
+  }
+  if (ROOM_OPEN_STATUSES.includes(session.status)) {
+    return null;
+  }
+  return new DomainError(
+    'INVALID_TRANSITION',
+    isTerminal(session.status)
+      ? `The session has ended: it is ${session.status}`
+      : `The room is open only while the session is ${ROOM_OPEN_STATUSES.join(' or ')}; it is ${session.status}`,
+  );
 }

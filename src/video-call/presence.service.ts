@@ -5,9 +5,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { isDatabaseUnavailable } from '../database/postgres-errors.js';
 import { Sql } from '../database/sql.js';
-import { ACCESS, assertAccess } from '../sessions/session-access.js';
+import { roomEntryRefusal } from '../sessions/session-access.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
-import { assertRoomOpen } from '../sessions/session-policies.js';
 import type { PaymentStatus, SessionStatus } from '../sessions/session-transitions.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
@@ -155,7 +154,20 @@ export class PresenceService {
         throw new DomainError('UNAVAILABLE', 'This server is re-registering: join again');
       }
       if (!participants.some((p) => p.userId === user.id)) {
-        throw refusal(session, user, this.config.joinEarlyMinutes, now);
+        throw (
+          roomEntryRefusal(
+            {
+              clientId: session.client_id,
+              psychologistId: session.psychologist_id,
+              paymentStatus: session.payment_status,
+              status: session.status,
+              scheduledStart: new Date(session.scheduled_start),
+            },
+            user,
+            now,
+            this.config.joinEarlyMinutes,
+          ) ?? new DomainError('INVALID_TRANSITION', 'The room cannot be joined now')
+        );
       }
     };
     const outcome = await this.enter(
@@ -499,38 +511,4 @@ export class PresenceService {
     }
     return stopped;
   }
-}
-
-/**
- * Why a join was refused, from the session's row as the join saw it: the same rules as the
- * statement's conditions, in the contract's order (role, membership, payment, room window,
- * status).
- */
-function refusal(
-  session: JoinedSession,
-  user: AuthUser,
-  joinEarlyMinutes: number,
-  now: Date,
-): DomainError {
-  try {
-    assertAccess(
-      {
-        clientId: session.client_id,
-        psychologistId: session.psychologist_id,
-        paymentStatus: session.payment_status,
-      },
-      user,
-      ACCESS.start,
-    );
-    assertRoomOpen(new Date(session.scheduled_start), joinEarlyMinutes, now);
-  } catch (error) {
-    if (error instanceof DomainError) {
-      return error;
-    }
-    throw error;
-  }
-  return new DomainError(
-    'INVALID_TRANSITION',
-    `The room is open only while the session is Confirmed or In Progress; it is ${session.status}`,
-  );
 }

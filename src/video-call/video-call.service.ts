@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { SessionView } from '../sessions/dto/session.views.js';
 import { SessionLifecycleService } from '../sessions/session-lifecycle.service.js';
 import { assertRoomOpen } from '../sessions/session-policies.js';
-import { isPaymentConfirmed } from '../sessions/session-transitions.js';
+import { roomEntryRefusal } from '../sessions/session-access.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { CallParticipantView, VideoCallView } from './dto/video-call.views.js';
@@ -43,15 +43,9 @@ export class VideoCallService {
     if (current.status === 'In Progress') {
       return SessionView.of(current);
     }
-    if (!isPaymentConfirmed(current.paymentStatus)) {
-      throw new DomainError(
-        'PAYMENT_NOT_CONFIRMED',
-        'The payment for this session is not confirmed',
-      );
-    }
-    throw new DomainError(
-      'INVALID_TRANSITION',
-      `A call can start only when the session is Confirmed; it is ${current.status}`,
+    throw (
+      roomEntryRefusal(current, user, new Date(), this.config.joinEarlyMinutes) ??
+      new DomainError('INVALID_TRANSITION', `A call can start only when the session is Confirmed`)
     );
   }
 
