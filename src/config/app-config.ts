@@ -230,7 +230,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     nodeEnv,
     port: r.int('PORT', 3000, 0, 65535),
-    host: r.string('HOST', '0.0.0.0'),
+    // A development server has a generated key and every CORS origin open: not for the network.
+    host: r.string('HOST', production ? '0.0.0.0' : '127.0.0.1'),
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: r.string('DATA_DIR', './.data'),
     redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
