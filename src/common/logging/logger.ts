@@ -59,12 +59,27 @@ const LEVEL_OF: Record<LogLevel, 'info' | 'error' | 'warn' | 'debug' | 'trace' |
   fatal: 'fatal',
 };
 
+/**
+ * Nest's own start-up narration (each module initialised, each route mapped: about fifty lines)
+ * says nothing an operator acts on; it is kept for LOG_LEVEL=debug.
+ */
+const BOOT_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'WebSocketsController',
+  'NestApplication',
+]);
+
 /** Nest's `LoggerService` on pino: `new Logger('Context').warn(...)` becomes a JSON line. */
 export class NestPinoLogger implements LoggerService {
   constructor(private readonly root: Logger) {}
 
   log(message: unknown, ...params: unknown[]): void {
-    this.write('log', message, params);
+    const context = params[params.length - 1];
+    const boot = typeof context === 'string' && BOOT_CONTEXTS.has(context);
+    this.write(boot ? 'debug' : 'log', message, params);
   }
   error(message: unknown, ...params: unknown[]): void {
     this.write('error', message, params);
