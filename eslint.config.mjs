@@ -37,4 +37,10 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     rules: { 'no-undef': 'off' },
   },
+  {
+    // Plain Node.js scripts run before anything is compiled (npm start's build check).
+    files: ['scripts/**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { process: 'readonly' } },
+  },
 );

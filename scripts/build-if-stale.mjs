@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `npm start` and `npm run demo` run the compiled server from dist/. Compiling takes about 15 s,
+// so it happens only when dist/ is missing or older than what it is built from: a source file
+// (added, changed or deleted - a deletion changes its folder's time) or a build setting.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Written only after a build succeeded, so an interrupted build is redone.
+const stamp = join(root, 'dist', '.build-stamp');
+const inputs = ['src', 'migrations', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json'];
+
+function newestChange(path) {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return 0;
+  }
+  let newest = stat.mtimeMs;
+  if (stat.isDirectory()) {
+    for (const entry of readdirSync(path)) {
+      newest = Math.max(newest, newestChange(join(path, entry)));
+    }
+  }
+  return newest;
+}
+
+function builtAt() {
+  try {
+    return statSync(stamp).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+const sourcesChanged = Math.max(...inputs.map((input) => newestChange(join(root, input))));
+if (builtAt() >= sourcesChanged) {
+  process.exit(0);
+}
+process.stderr.write(
+  'Compiling TypeScript into dist/ (the sources changed since the last build)...\n',
+);
+const nest = join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js');
+const build = spawnSync(process.execPath, [nest, 'build'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  process.exit(build.status ?? 1);
+}
+writeFileSync(stamp, `${new Date().toISOString()}\n`);
