@@ -52,19 +52,24 @@ async function main(): Promise<void> {
   const port = new URL(await app.getUrl()).port;
   const shown = `http://localhost:${port}`;
   const link = (token: string) => `${shown}/demo/?sessionId=${demo.sessionId}#token=${token}`;
+  // Last, after every log line of the start-up, so that the links are what the terminal shows.
   process.stdout.write(
     [
       '',
-      `Demo session ${demo.sessionId} (${demo.status}), scheduled ${demo.scheduledStart}.`,
-      'Open these two links in two tabs (or two browsers) and allow camera and microphone:',
-      `  client (${demo.client.email}):`,
-      `    ${link(demo.client.token)}`,
-      `  psychologist (${demo.psychologist.email}):`,
-      `    ${link(demo.psychologist.token)}`,
-      `Swagger UI: ${shown}/api/docs   AsyncAPI: ${shown}/api/asyncapi.json   Metrics: ${shown}/metrics`,
-      `Admin login: ${config.admin!.email} / ${config.admin!.password}`,
-      `Demo passwords: ${demo.password}. The links' tokens expire in ${config.jwt.expiresInSeconds} s; run again for fresh ones.`,
+      `Demo session ${demo.sessionId} (${demo.status}, paid), scheduled ${demo.scheduledStart}.`,
+      `Demo accounts' password: ${demo.password}. The links' tokens expire in ${config.jwt.expiresInSeconds} s: run again for fresh ones.`,
       'Ctrl+C stops the server.',
+      '',
+      'Open these two links in two browser tabs and allow camera and microphone:',
+      '',
+      `Client (${demo.client.email}):`,
+      link(demo.client.token),
+      '',
+      `Psychologist (${demo.psychologist.email}):`,
+      link(demo.psychologist.token),
+      '',
+      `Swagger UI: ${shown}/api/docs`,
+      `Admin login: ${config.admin!.email} / ${config.admin!.password}`,
       '',
     ].join('\n'),
   );

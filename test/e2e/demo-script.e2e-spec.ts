@@ -39,7 +39,8 @@ function runDemo(db: TestDatabase): Promise<DemoRun> {
     }, 60_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (!output.includes('Ctrl+C')) {
+      // The admin login is the last line printed.
+      if (!/Admin login: .*\n/.test(output)) {
         return;
       }
       clearTimeout(timer);
@@ -75,7 +76,7 @@ function runDemo(db: TestDatabase): Promise<DemoRun> {
     child.stdout.on('data', onData);
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => {
-      if (!output.includes('Ctrl+C')) {
+      if (!/Admin login: .*\n/.test(output)) {
         clearTimeout(timer);
         reject(new Error(`demo exited with ${code}: ${output}`));
       }
@@ -105,6 +106,16 @@ describe('npm run demo', () => {
     const first = await runDemo(db);
     expect(first.output).toMatch(/Swagger UI: http:\/\/localhost:\d+\/api\/docs/);
     expect(first.output).toContain('Admin login: admin@demo.local / ');
+    // The links come last: nothing but the Swagger UI link and the admin login after them.
+    const printed = first.output.slice(
+      0,
+      first.output.indexOf('\n', first.output.indexOf('Admin login:')),
+    );
+    const lines = printed.split('\n');
+    expect(lines.at(-2)).toMatch(/^Swagger UI: /);
+    expect(lines.at(-1)).toMatch(/^Admin login: /);
+    expect(lines.at(-4)).toContain('/demo/?sessionId=');
+    expect(lines.at(-7)).toContain('/demo/?sessionId=');
     expect(first.clientToken).not.toBe(first.psychologistToken);
     const second = await runDemo(db);
     expect(second.sessionId).toBe(first.sessionId);
