@@ -40,6 +40,40 @@ export function isParticipant(session: SessionParties, userId: string): boolean 
   return session.clientId === userId || session.psychologistId === userId;
 }
 
+/** Admin-only routes (AdminOnly): anyone else is the wrong role. */
+export function assertAdmin(user: AuthUser, message = 'Only an admin can do this'): void {
+  if (user.role !== 'admin') {
+    throw new DomainError('FORBIDDEN', message);
+  }
+}
+
+/**
+ * Who a booking is for, by the booker's role: a client books for themselves, an admin for the
+ * `clientId` they name (required: VALIDATION_FAILED without it), a psychologist not at all.
+ * `refusal` is the role's FORBIDDEN, raised by the caller after the ids are known to be valid
+ * (the contract checks the body before the role).
+ */
+export function bookingParty(
+  user: AuthUser,
+  requestedClientId: string | undefined,
+): { clientId: string; clientToCheck: string | null; refusal: DomainError | null } {
+  if (user.role === 'admin') {
+    if (!requestedClientId) {
+      throw new DomainError('VALIDATION_FAILED', 'clientId is required when an admin books', [
+        { field: 'clientId', messages: ['clientId is required when an admin books'] },
+      ]);
+    }
+    return { clientId: requestedClientId, clientToCheck: requestedClientId, refusal: null };
+  }
+  let refusal: DomainError | null = null;
+  if (user.role === 'psychologist') {
+    refusal = new DomainError('FORBIDDEN', 'Psychologists cannot book sessions');
+  } else if (requestedClientId !== undefined && requestedClientId !== user.id) {
+    refusal = new DomainError('FORBIDDEN', 'A client can only book for themselves');
+  }
+  return { clientId: user.id, clientToCheck: null, refusal };
+}
+
 export function assertAccess(session: SessionParties, user: AuthUser, rule: AccessRule): void {
   if (user.role === 'admin') {
     if (rule.admin === 'forbid') {
@@ -49,7 +83,7 @@ export function assertAccess(session: SessionParties, user: AuthUser, rule: Acce
       );
     }
   } else if (!rule.participants) {
-    throw new DomainError('FORBIDDEN', 'Only an admin can do this');
+    assertAdmin(user);
   } else if (!isParticipant(session, user.id)) {
     throw new DomainError('NOT_PARTICIPANT', 'Only the participants of this session can do this');
   }

@@ -1,27 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { Sql, type Queryable } from '../database/sql.js';
-import {
-  PositionalArgs,
-  sqlLiteral,
-  sqlLiteralArray,
-  type StatementArgs,
-} from '../database/statement-args.js';
-import { outboxCtes } from '../webhooks/webhook-outbox.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
-import {
-  SESSION_RECORD_COLUMNS,
-  sessionRecordOf,
-  type SessionRecord,
-  type SessionRecordRow,
-} from './session-record.js';
-import {
-  CONFIRMED_PAYMENT_STATUSES,
-  isTerminal,
-  transitionFor,
-  type SessionStatus,
-  type TransitionCause,
-} from './session-transitions.js';
+import { sessionRecordOf, type SessionRecord, type SessionRecordRow } from './session-record.js';
+import type { SessionStatus, TransitionCause } from './session-transitions.js';
+import { transitionStatement } from './sessions.sql.js';
+
+/** Built by sessions.sql.ts; presence's join statement embeds it. */
+export { transitionParts } from './sessions.sql.js';
 
 export interface TransitionInput {
   sessionId: string;
@@ -136,110 +121,4 @@ export class SessionLifecycleService {
       );
     }
   }
-}
-
-/**
- * The whole transition as one statement: lock the row, move it only from an allowed status (and
- * only when the cause's own conditions hold), write its history row and, when an endpoint wants
- * it, its webhook event and deliveries. No row back: the session was not in a `from` status (or
- * does not exist). Returned: the session after the change with both names, the old status and
- * the history row's time.
- */
-function transitionStatement(input: TransitionInput): {
-  name: string;
-  text: string;
-  values: unknown[];
-} {
-  const args = new PositionalArgs();
-  const { ctes, select } = transitionParts(input, args);
-  return { name: `transition:${input.cause}`, text: `WITH ${ctes} ${select}`, values: args.values };
-}
-
-/**
- * The transition's CTEs (`prev`, `moved`, `logged` and the outbox's, prefixed `status_`) and the
- * SELECT of its result, for a statement of its own or as part of a larger one (a room join that
- * starts the call). `when` is one more SQL condition for the move, over the statement's other
- * CTEs. The statuses and the cause come from the code's table and are written into the text, so
- * one cause is one statement text.
- */
-export function transitionParts(
-  input: TransitionInput,
-  args: StatementArgs,
-  when?: string,
-): { ctes: string; select: string } {
-  const rule = transitionFor(input.cause);
-  const sessionId = args.add(input.sessionId, 'uuid');
-  const actorId = args.add(input.actorId, 'uuid');
-  const cause = sqlLiteral(input.cause);
-  const set: string[] = [];
-  const where: string[] = when ? [when] : [];
-  switch (input.cause) {
-    case 'start':
-    case 'auto-start':
-      set.push('video_call_started = now()');
-      where.push(`s.payment_status = ANY(${sqlLiteralArray(CONFIRMED_PAYMENT_STATUSES)})`);
-      break;
-    case 'end':
-    case 'auto-end':
-    case 'max-duration': {
-      const endedAt = `GREATEST(COALESCE(${args.add(input.endedAt ?? null, 'timestamptz')}, now()), s.video_call_started)`;
-      set.push(
-        `video_call_ended = ${endedAt}`,
-        `call_duration_minutes = round(extract(epoch FROM ${endedAt} - s.video_call_started) / 60)`,
-      );
-      break;
-    }
-    case 'cancel':
-      set.push(`cancel_reason = ${args.add(input.reason ?? null, 'text')}`);
-      break;
-    case 'no-show':
-      // Who never came, from the presence record, fixed with the transition.
-      set.push(
-        `no_show_client = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.client_id)`,
-        `no_show_psychologist = NOT EXISTS (SELECT 1 FROM room_presence rp WHERE rp.session_id = s.id AND rp.user_id = s.psychologist_id)`,
-      );
-      break;
-    case 'payment':
-      break;
-  }
-  const ctes = `prev AS (
-       SELECT id, status FROM sessions WHERE id = ${sessionId} FOR UPDATE
-     ), moved AS (
-       UPDATE sessions s
-          SET status = ${sqlLiteral(rule.to)}, updated_at = now()${set.map((x) => `, ${x}`).join('')}
-         FROM prev
-        WHERE s.id = prev.id AND s.status = ANY(${sqlLiteralArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
-        RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status
-     ), logged AS (
-       INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
-       SELECT id, from_status, status, now(), ${actorId}, ${cause} FROM moved
-       RETURNING at
-     ),${
-       isTerminal(rule.to)
-         ? ` room_closed AS (
-       -- A session that is over has no room: its stays end with it, in the same commit (the
-       -- gateway takes the sockets out when it hears of the change).
-       UPDATE room_presence SET left_at = GREATEST(now(), joined_at), left_reason = 'session-ended'
-        WHERE session_id = ${sessionId} AND left_at IS NULL AND EXISTS (SELECT 1 FROM moved)
-     ),`
-         : ''
-     }
-     -- The webhook event commits with the change it reports, or not at all; written under the
-     -- session's row lock, so its seq follows the order of the changes.
-     ${outboxCtes('session.status_changed', {
-       prefix: 'status_',
-       eventId: args.add(randomUUID(), 'uuid'),
-       sessionId: 'm.id',
-       data: `jsonb_build_object(
-                'sessionId', m.id, 'from', m.from_status, 'to', m.status, 'cause', ${cause},
-                'actorId', ${actorId},
-                'at', to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
-       source: 'moved m CROSS JOIN logged l',
-     })}`;
-  const select = `SELECT m.*, l.at, c.name AS client_name, p.name AS psychologist_name
-       FROM moved m
-       CROSS JOIN logged l
-       JOIN users c ON c.id = m.client_id
-       JOIN users p ON p.id = m.psychologist_id`;
-  return { ctes, select };
 }

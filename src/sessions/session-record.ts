@@ -3,7 +3,7 @@ import type { Session } from './session.entity.js';
 
 /**
  * A session with its two parties' names: what every session answer is built from. A `Session`
- * entity loaded with both relations is one; so is a row of `SESSION_RECORD_SQL` mapped by
+ * entity loaded with both relations is one; so is a row of `SESSION_RECORD` (sessions.sql.ts) mapped by
  * `sessionRecordOf`.
  */
 export type SessionRecord = Omit<Session, 'client' | 'psychologist'> & {
@@ -11,19 +11,7 @@ export type SessionRecord = Omit<Session, 'client' | 'psychologist'> & {
   psychologist?: { name: string };
 };
 
-/** The columns of `sessions` (as `s`) and both names, for hand-written reads and RETURNING. */
-export const SESSION_RECORD_COLUMNS = `s.id, s.client_id, s.psychologist_id, s.scheduled_start,
-  s.scheduled_end, s.duration_minutes, s.status, s.payment_status, s.video_call_started,
-  s.video_call_ended, s.call_duration_minutes, s.cancel_reason, s.no_show_client,
-  s.no_show_psychologist, s.created_at, s.updated_at`;
-
-/** One session by id with both names. */
-export const SESSION_RECORD_SQL = `SELECT ${SESSION_RECORD_COLUMNS}, c.name AS client_name, p.name AS psychologist_name
-  FROM sessions s
-  JOIN users c ON c.id = s.client_id
-  JOIN users p ON p.id = s.psychologist_id
- WHERE s.id = $1`;
-
+/** A row of `SESSION_RECORD` (sessions.sql.ts) or of a statement returning the same columns. */
 export interface SessionRecordRow {
   id: string;
   client_id: string;

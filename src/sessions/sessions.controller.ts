@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -10,7 +10,6 @@ import {
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ApiErrors } from '../common/errors/api-errors.decorator.js';
-import { ParseId } from '../common/http/uuid.pipe.js';
 import {
   BookSessionDto,
   CancelSessionDto,
@@ -18,6 +17,9 @@ import {
   ListSessionsQuery,
 } from './dto/session.inputs.js';
 import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
+import { ACCESS } from './session-access.js';
+import { AccessedSession, SessionAccess } from './session-access.guard.js';
+import type { SessionRecord } from './session-record.js';
 import { SessionsService } from './sessions.service.js';
 
 @ApiTags('sessions')
@@ -56,6 +58,7 @@ export class SessionsController {
   }
 
   @Get(':id')
+  @SessionAccess(ACCESS.view)
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
     operationId: 'getSession',
@@ -63,11 +66,12 @@ export class SessionsController {
   })
   @ApiOkResponse({ type: SessionView })
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
-  get(@Param('id', ParseId('id')) id: string, @CurrentUser() user: AuthUser): Promise<SessionView> {
-    return this.sessions.get(id, user);
+  get(@AccessedSession() session: SessionRecord): SessionView {
+    return SessionView.of(session);
   }
 
   @Post(':id/payment')
+  @SessionAccess(ACCESS.payment)
   @HttpCode(200)
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
@@ -85,14 +89,15 @@ export class SessionsController {
     'UNSUPPORTED_MEDIA_TYPE',
   )
   confirmPayment(
-    @Param('id', ParseId('id')) id: string,
+    @AccessedSession() session: SessionRecord,
     @Body() dto: ConfirmPaymentDto,
     @CurrentUser() user: AuthUser,
   ): Promise<SessionView> {
-    return this.sessions.confirmPayment(id, dto, user);
+    return this.sessions.confirmPayment(session, dto, user);
   }
 
   @Post(':id/cancel')
+  @SessionAccess(ACCESS.cancel)
   @HttpCode(200)
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({ operationId: 'cancelSession', summary: 'Cancel a Pending or Confirmed session' })
@@ -107,22 +112,20 @@ export class SessionsController {
     'UNSUPPORTED_MEDIA_TYPE',
   )
   cancel(
-    @Param('id', ParseId('id')) id: string,
+    @AccessedSession() session: SessionRecord,
     @Body() dto: CancelSessionDto,
     @CurrentUser() user: AuthUser,
   ): Promise<SessionView> {
-    return this.sessions.cancel(id, dto ?? {}, user);
+    return this.sessions.cancel(session, dto ?? {}, user);
   }
 
   @Get(':id/history')
+  @SessionAccess(ACCESS.view)
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({ operationId: 'getSessionHistory', summary: 'Every status change, oldest first' })
   @ApiOkResponse({ type: [StatusChangeView] })
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
-  history(
-    @Param('id', ParseId('id')) id: string,
-    @CurrentUser() user: AuthUser,
-  ): Promise<StatusChangeView[]> {
-    return this.sessions.history(id, user);
+  history(@AccessedSession() session: SessionRecord): Promise<StatusChangeView[]> {
+    return this.sessions.history(session);
   }
 }

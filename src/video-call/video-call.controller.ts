@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
@@ -6,24 +6,20 @@ import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { SessionView } from '../sessions/dto/session.views.js';
 import { ACCESS } from '../sessions/session-access.js';
 import { VideoCallView } from './dto/video-call.views.js';
-import {
-  SessionAccess,
-  SessionAccessGuard,
-  type RequestWithSession,
-} from './session-access.guard.js';
+import { AccessedSession, SessionAccess } from '../sessions/session-access.guard.js';
+import type { SessionRecord } from '../sessions/session-record.js';
 import { VideoCallService } from './video-call.service.js';
 
 @ApiTags('video-calls')
 @ApiBearerAuth()
 @ApiParam({ name: 'sessionId', format: 'uuid' })
-@UseGuards(SessionAccessGuard)
 @Controller('video-calls')
 export class VideoCallController {
   constructor(private readonly calls: VideoCallService) {}
 
   @Post('start/:sessionId')
   @HttpCode(200)
-  @SessionAccess(ACCESS.start)
+  @SessionAccess(ACCESS.start, 'sessionId')
   @ApiOperation({
     operationId: 'startVideoCall',
     summary:
@@ -40,13 +36,16 @@ export class VideoCallController {
     'TOO_EARLY',
     'INVALID_TRANSITION',
   )
-  start(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {
-    return this.calls.start(req.session!, user);
+  start(
+    @AccessedSession() session: SessionRecord,
+    @CurrentUser() user: AuthUser,
+  ): Promise<SessionView> {
+    return this.calls.start(session, user);
   }
 
   @Post('end/:sessionId')
   @HttpCode(200)
-  @SessionAccess(ACCESS.end)
+  @SessionAccess(ACCESS.end, 'sessionId')
   @ApiOperation({
     operationId: 'endVideoCall',
     summary:
@@ -60,19 +59,22 @@ export class VideoCallController {
     'NOT_FOUND',
     'INVALID_TRANSITION',
   )
-  end(@Req() req: RequestWithSession, @CurrentUser() user: AuthUser): Promise<SessionView> {
-    return this.calls.end(req.session!, user);
+  end(
+    @AccessedSession() session: SessionRecord,
+    @CurrentUser() user: AuthUser,
+  ): Promise<SessionView> {
+    return this.calls.end(session, user);
   }
 
   @Get('session/:sessionId')
-  @SessionAccess(ACCESS.view)
+  @SessionAccess(ACCESS.view, 'sessionId')
   @ApiOperation({
     operationId: 'getVideoCall',
     summary: 'The session with who is in the room now and how long the call has run',
   })
   @ApiOkResponse({ type: VideoCallView })
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
-  details(@Req() req: RequestWithSession): Promise<VideoCallView> {
-    return this.calls.details(req.session!);
+  details(@AccessedSession() session: SessionRecord): Promise<VideoCallView> {
+    return this.calls.details(session);
   }
 }

@@ -2,12 +2,12 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { AttendanceController } from './attendance.controller.js';
+import { AttendanceService } from './attendance.service.js';
 import { CallReconciler } from './call-reconciler.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 import { PresenceService } from './presence.service.js';
 import { RoomEvents } from './room-events.js';
-import { SessionAccessGuard } from './session-access.guard.js';
 import { VideoCallController } from './video-call.controller.js';
 import { VideoCallGateway } from './video-call.gateway.js';
 import { SocketRateLimit } from './socket-rate-limit.js';
@@ -18,6 +18,7 @@ import { VideoCallService } from './video-call.service.js';
   controllers: [VideoCallController, AttendanceController],
   providers: [
     VideoCallService,
+    AttendanceService,
     PresenceService,
     InstanceRegistry,
     RoomEvents,
@@ -25,7 +26,6 @@ import { VideoCallService } from './video-call.service.js';
     PresenceHeartbeat,
     VideoCallGateway,
     SocketRateLimit,
-    SessionAccessGuard,
   ],
   exports: [PresenceService, CallReconciler, InstanceRegistry],
 })

@@ -8,23 +8,16 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import type { AuthUser } from '../auth/auth-user.js';
-import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ApiErrors } from '../common/errors/api-errors.decorator.js';
-import { DomainError } from '../common/errors/domain-error.js';
 import { ParseId } from '../common/http/uuid.pipe.js';
+import { AdminOnly } from '../sessions/session-access.guard.js';
 import { CreateWebhookDto } from './dto/webhook.inputs.js';
 import { CreatedWebhookView, DeliveryView, WebhookView } from './dto/webhook.views.js';
 import { WebhooksService } from './webhooks.service.js';
 
-function assertAdmin(user: AuthUser): void {
-  if (user.role !== 'admin') {
-    throw new DomainError('FORBIDDEN', 'Only an admin can manage webhooks');
-  }
-}
-
 @ApiTags('webhooks')
 @ApiBearerAuth()
+@AdminOnly('Only an admin can manage webhooks')
 @Controller('webhooks')
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
@@ -42,11 +35,7 @@ export class WebhooksController {
     'PAYLOAD_TOO_LARGE',
     'UNSUPPORTED_MEDIA_TYPE',
   )
-  create(
-    @Body() dto: CreateWebhookDto,
-    @CurrentUser() user: AuthUser,
-  ): Promise<CreatedWebhookView> {
-    assertAdmin(user);
+  create(@Body() dto: CreateWebhookDto): Promise<CreatedWebhookView> {
     return this.webhooks.create(dto);
   }
 
@@ -54,8 +43,7 @@ export class WebhooksController {
   @ApiOperation({ operationId: 'listWebhooks', summary: 'Webhook endpoints (admin), no secrets' })
   @ApiOkResponse({ type: [WebhookView] })
   @ApiErrors('UNAUTHENTICATED', 'FORBIDDEN')
-  list(@CurrentUser() user: AuthUser): Promise<WebhookView[]> {
-    assertAdmin(user);
+  list(): Promise<WebhookView[]> {
     return this.webhooks.list();
   }
 
@@ -68,11 +56,7 @@ export class WebhooksController {
   })
   @ApiNoContentResponse({ description: 'Removed' })
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
-  async remove(
-    @Param('id', ParseId('id')) id: string,
-    @CurrentUser() user: AuthUser,
-  ): Promise<void> {
-    assertAdmin(user);
+  async remove(@Param('id', ParseId('id')) id: string): Promise<void> {
     await this.webhooks.remove(id);
   }
 
@@ -84,11 +68,7 @@ export class WebhooksController {
   })
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND')
-  deliveries(
-    @Param('id', ParseId('id')) id: string,
-    @CurrentUser() user: AuthUser,
-  ): Promise<DeliveryView[]> {
-    assertAdmin(user);
+  deliveries(@Param('id', ParseId('id')) id: string): Promise<DeliveryView[]> {
     return this.webhooks.deliveries(id);
   }
 }

@@ -18,6 +18,7 @@ import {
   type PaymentStatus,
   type SessionStatus,
 } from '../session-transitions.js';
+import { IsIntegerInRange } from './integer-in-range.js';
 
 export class BookSessionDto {
   @ApiProperty({ format: 'uuid', description: 'A user whose role is psychologist' })
@@ -35,11 +36,9 @@ export class BookSessionDto {
   })
   scheduledStart: string;
 
-  @ApiPropertyOptional({ minimum: 15, maximum: 180, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 15, maximum: 180, default: 50 })
   @IsOptional()
-  @IsInt()
-  @Min(15)
-  @Max(180)
+  @IsIntegerInRange(15, 180)
   durationMinutes?: number;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'Required when an admin books for a client' })
@@ -74,6 +73,7 @@ export class ListSessionsQuery {
 export class ConfirmPaymentDto {
   @ApiProperty({
     enum: PAYMENT_STATUSES,
+    example: 'Paid',
     description: 'Confirmed, Paid or Verified confirm the payment',
   })
   @IsIn(PAYMENT_STATUSES)

@@ -1,0 +1,114 @@
+import {
+  applyDecorators,
+  CanActivate,
+  createParamDecorator,
+  ExecutionContext,
+  Injectable,
+  SetMetadata,
+  UseGuards,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { isUUID } from 'class-validator';
+import type { FastifyRequest } from 'fastify';
+import type { AuthUser } from '../auth/auth-user.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { createValidationPipe } from '../common/errors/validation.js';
+import { assertRouteInput } from '../common/http/route-input.js';
+import { assertAccess, assertAdmin, type AccessRule } from './session-access.js';
+import type { SessionRecord } from './session-record.js';
+import { SessionsService } from './sessions.service.js';
+
+const SESSION_ACCESS = 'sessions:access';
+const ADMIN_ONLY = 'auth:adminOnly';
+
+interface SessionAccessMetadata {
+  rule: AccessRule;
+  param: 'id' | 'sessionId';
+}
+
+/**
+ * Who may act on the session named by the route's `param`: existence, role, membership and
+ * payment, enforced by RouteAccessGuard in the contract's order. The handler gets the session
+ * it loaded with `@AccessedSession()`.
+ */
+export const SessionAccess = (rule: AccessRule, param: 'id' | 'sessionId' = 'id') =>
+  applyDecorators(
+    SetMetadata(SESSION_ACCESS, { rule, param } satisfies SessionAccessMetadata),
+    UseGuards(SessionAccessGuard),
+  );
+
+/**
+ * Only an admin may call this route (or, on a class, any of its routes); everyone else gets
+ * FORBIDDEN with `message`, whatever the ids name, so nobody else learns which exist.
+ */
+export const AdminOnly = (message = 'Only an admin can do this') =>
+  applyDecorators(SetMetadata(ADMIN_ONLY, message), UseGuards(AdminOnlyGuard));
+
+type RequestWithSession = FastifyRequest & { user: AuthUser; session?: SessionRecord };
+
+/** The session that `@SessionAccess` loaded and let the caller act on. */
+export const AccessedSession = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): SessionRecord | undefined =>
+    ctx.switchToHttp().getRequest<RequestWithSession>().session,
+);
+
+/**
+ * Runs after the global token guard (401), and checks what Nest's pipes would check later
+ * first: malformed ids and bodies are 400 before a session is looked up (404) and before the
+ * rule's role, membership and payment checks. The loaded session is left on the request.
+ */
+@Injectable()
+export class SessionAccessGuard implements CanActivate {
+  private readonly validation = createValidationPipe();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const access = this.reflector.get<SessionAccessMetadata | undefined>(
+      SESSION_ACCESS,
+      context.getHandler(),
+    );
+    if (!access) {
+      return true;
+    }
+    const request = context.switchToHttp().getRequest<RequestWithSession>();
+    const id = (request.params as Record<string, string | undefined>)[access.param];
+    if (!id || !isUUID(id)) {
+      throw new DomainError('VALIDATION_FAILED', `${access.param} must be a UUID`, [
+        { field: access.param, messages: ['must be a UUID'] },
+      ]);
+    }
+    await assertRouteInput(context, this.validation);
+    const session = await this.sessions.findOrFail(id);
+    assertAccess(session, request.user, access.rule);
+    request.session = session;
+    return true;
+  }
+}
+
+/**
+ * After the global token guard: ids and bodies first (400, as for every route), then the role,
+ * before anything is looked up.
+ */
+@Injectable()
+export class AdminOnlyGuard implements CanActivate {
+  private readonly validation = createValidationPipe();
+
+  constructor(private readonly reflector: Reflector) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const message = this.reflector.getAllAndOverride<string | undefined>(ADMIN_ONLY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (message === undefined) {
+      return true;
+    }
+    await assertRouteInput(context, this.validation);
+    assertAdmin(context.switchToHttp().getRequest<RequestWithSession>().user, message);
+    return true;
+  }
+}
