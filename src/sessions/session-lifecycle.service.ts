@@ -7,7 +7,7 @@ import {
   sqlLiteralArray,
   type StatementArgs,
 } from '../database/statement-args.js';
-import { outboxCtes } from '../webhooks/webhook-outbox.js';
+import { outboxCtes } from '../webhooks/webhooks.sql.js';
 import { SessionEvents, type SessionStatusChanged } from './session-events.js';
 import {
   SESSION_RECORD_COLUMNS,
