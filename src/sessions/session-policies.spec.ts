@@ -5,6 +5,7 @@ import {
   deadlineAt,
   isRoomOpen,
   roomOpensAt,
+  roomsOpenStartingBy,
   summarizeAttendance,
 } from './session-policies.js';
 import { SYSTEM_CAUSES, TRANSITIONS } from './session-transitions.js';
@@ -19,6 +20,13 @@ describe('session policies', () => {
     expect(isRoomOpen(T, 15, at(-15 * 60 - 1))).toBe(false);
     expect(isRoomOpen(T, 0, at(-1))).toBe(false);
     expect(isRoomOpen(T, 0, T)).toBe(true);
+  });
+
+  it('bounds the start of the sessions whose room is open, as isRoomOpen decides', () => {
+    const now = at(-15 * 60);
+    expect(roomsOpenStartingBy(now, 15).toISOString()).toBe(T.toISOString());
+    expect(isRoomOpen(T, 15, now)).toBe(true);
+    expect(isRoomOpen(at(1), 15, now)).toBe(false);
   });
 
   it('refuses too early with TOO_EARLY and the opening moment', () => {

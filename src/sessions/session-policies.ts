@@ -10,6 +10,14 @@ export function roomOpensAt(scheduledStart: Date, joinEarlyMinutes: number): Dat
   return new Date(scheduledStart.getTime() - joinEarlyMinutes * MINUTE_MS);
 }
 
+/**
+ * The latest scheduled start of a session whose room is open at `now`: the join window as a
+ * bound on `scheduled_start`, for SQL that checks it (`scheduled_start <= this`).
+ */
+export function roomsOpenStartingBy(now: Date, joinEarlyMinutes: number): Date {
+  return new Date(now.getTime() + joinEarlyMinutes * MINUTE_MS);
+}
+
 /** Whether the room is open at `now` (from its opening moment on, inclusive). */
 export function isRoomOpen(scheduledStart: Date, joinEarlyMinutes: number, now: Date): boolean {
   return now.getTime() >= roomOpensAt(scheduledStart, joinEarlyMinutes).getTime();

@@ -10,7 +10,7 @@ import { TRANSITIONS, type SessionStatus } from '../sessions/session-transitions
  */
 
 /** `column` in `statuses`: `=` for one, so the planner matches a partial index by status. */
-function statusIn(column: string, statuses: readonly SessionStatus[]): string {
+export function statusIn(column: string, statuses: readonly SessionStatus[]): string {
   return statuses.length === 1
     ? `${column} = ${sqlLiteral(statuses[0])}`
     : `${column} = ANY(${sqlLiteralArray(statuses)})`;

@@ -5,6 +5,9 @@ import { AttendanceController } from './attendance.controller.js';
 import { CallReconciler } from './call-reconciler.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
+import { InstanceStops } from './instance-stops.service.js';
+import { PresenceDepartures } from './presence-departures.service.js';
+import { PresenceJoins } from './presence-joins.service.js';
 import { PresenceService } from './presence.service.js';
 import { RoomEvents } from './room-events.js';
 import { SessionAccessGuard } from './session-access.guard.js';
@@ -19,6 +22,9 @@ import { VideoCallService } from './video-call.service.js';
   providers: [
     VideoCallService,
     PresenceService,
+    PresenceJoins,
+    PresenceDepartures,
+    InstanceStops,
     InstanceRegistry,
     RoomEvents,
     CallReconciler,
