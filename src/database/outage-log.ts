@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { isDatabaseUnavailable } from './postgres-errors.js';
 
 const logger = new Logger('Database');
 
@@ -22,4 +23,16 @@ export function warnDatabaseUnavailable(source: string, error: unknown): void {
   const more = last?.since ? ` (${last.since} more since the last line)` : '';
   logger.warn(`database unavailable (${source}): ${reason}${more}`);
   lastWarned.set(source, { at: now, since: 0 });
+}
+
+/**
+ * A background job's failure: an unreachable database is the rate-limited warning above (the job
+ * tries again, nothing is lost), anything else an error of the job's own logger.
+ */
+export function logJobFailure(logger: Logger, job: string, error: unknown): void {
+  if (isDatabaseUnavailable(error)) {
+    warnDatabaseUnavailable(job, error);
+  } else {
+    logger.error(`${job} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }

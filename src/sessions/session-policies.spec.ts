@@ -1,12 +1,14 @@
 import { DomainError } from '../common/errors/domain-error.js';
 import {
   assertRoomOpen,
-  callCapAt,
+  CALL_DEADLINES,
+  deadlineAt,
   isRoomOpen,
-  noShowAt,
   roomOpensAt,
+  roomsOpenStartingBy,
   summarizeAttendance,
 } from './session-policies.js';
+import { SYSTEM_CAUSES, TRANSITIONS } from './session-transitions.js';
 
 const T = new Date('2026-03-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T.getTime() + seconds * 1000);
@@ -18,6 +20,13 @@ describe('session policies', () => {
     expect(isRoomOpen(T, 15, at(-15 * 60 - 1))).toBe(false);
     expect(isRoomOpen(T, 0, at(-1))).toBe(false);
     expect(isRoomOpen(T, 0, T)).toBe(true);
+  });
+
+  it('bounds the start of the sessions whose room is open, as isRoomOpen decides', () => {
+    const now = at(-15 * 60);
+    expect(roomsOpenStartingBy(now, 15).toISOString()).toBe(T.toISOString());
+    expect(isRoomOpen(T, 15, now)).toBe(true);
+    expect(isRoomOpen(at(1), 15, now)).toBe(false);
   });
 
   it('refuses too early with TOO_EARLY and the opening moment', () => {
@@ -34,8 +43,24 @@ describe('session policies', () => {
   });
 
   it('computes the no-show and cap deadlines', () => {
-    expect(noShowAt(T, 15).toISOString()).toBe('2026-03-01T10:15:00.000Z');
-    expect(callCapAt(T, 240).toISOString()).toBe('2026-03-01T14:00:00.000Z');
+    expect(deadlineAt(T, 15).toISOString()).toBe('2026-03-01T10:15:00.000Z');
+    expect(deadlineAt(T, 240).toISOString()).toBe('2026-03-01T14:00:00.000Z');
+  });
+
+  it("lists the deadlines: the cap counts from the call's start, no-show from the scheduled start", () => {
+    expect(CALL_DEADLINES.map((d) => [d.cause, d.anchor, d.minutes])).toEqual([
+      ['max-duration', 'video_call_started', 'maxCallMinutes'],
+      ['no-show', 'scheduled_start', 'noShowAfterMinutes'],
+    ]);
+  });
+
+  it("moves each deadline's sessions from one status, by a system cause", () => {
+    for (const { cause } of CALL_DEADLINES) {
+      expect(SYSTEM_CAUSES).toContain(cause);
+      expect(TRANSITIONS[cause].from).toHaveLength(1);
+    }
+    expect(TRANSITIONS['no-show']).toMatchObject({ from: ['Confirmed'], to: 'No Show' });
+    expect(TRANSITIONS['max-duration']).toMatchObject({ from: ['In Progress'], to: 'Completed' });
   });
 
   describe('attendance', () => {

@@ -1,6 +1,5 @@
 /**
  * The time rules around a session (PRODUCT.md section 6), pure so they can be tested on their own.
- * The reconciler applies the deadlines in SQL with the same arithmetic.
  */
 import { DomainError } from '../common/errors/domain-error.js';
 
@@ -11,19 +10,44 @@ export function roomOpensAt(scheduledStart: Date, joinEarlyMinutes: number): Dat
   return new Date(scheduledStart.getTime() - joinEarlyMinutes * MINUTE_MS);
 }
 
+/**
+ * The latest scheduled start of a session whose room is open at `now`: the join window as a
+ * bound on `scheduled_start`, for SQL that checks it (`scheduled_start <= this`).
+ */
+export function roomsOpenStartingBy(now: Date, joinEarlyMinutes: number): Date {
+  return new Date(now.getTime() + joinEarlyMinutes * MINUTE_MS);
+}
+
 /** Whether the room is open at `now` (from its opening moment on, inclusive). */
 export function isRoomOpen(scheduledStart: Date, joinEarlyMinutes: number, now: Date): boolean {
   return now.getTime() >= roomOpensAt(scheduledStart, joinEarlyMinutes).getTime();
 }
 
-/** The moment a Confirmed session that nobody started becomes No Show. */
-export function noShowAt(scheduledStart: Date, noShowAfterMinutes: number): Date {
-  return new Date(scheduledStart.getTime() + noShowAfterMinutes * MINUTE_MS);
+/**
+ * The deadlines that end a session without anyone acting, as data: a session in the cause's
+ * `from` status (see TRANSITIONS) whose `anchor` is `minutes` (the named setting) in the past is
+ * moved by that cause. The reconciler's SQL is built from this table (call-deadlines.sql.ts), in
+ * its order. The empty room's grace period (auto-end) counts from the room's emptied time, which
+ * presence keeps, and has a statement of its own there.
+ */
+export interface CallDeadline {
+  cause: 'max-duration' | 'no-show';
+  /** The session's column the deadline counts from. */
+  anchor: 'video_call_started' | 'scheduled_start';
+  /** The setting that gives the minutes. */
+  minutes: 'maxCallMinutes' | 'noShowAfterMinutes';
 }
 
-/** The moment a running call is completed by the length cap. */
-export function callCapAt(videoCallStarted: Date, maxCallMinutes: number): Date {
-  return new Date(videoCallStarted.getTime() + maxCallMinutes * MINUTE_MS);
+export const CALL_DEADLINES: readonly CallDeadline[] = [
+  // A running call is completed by the length cap.
+  { cause: 'max-duration', anchor: 'video_call_started', minutes: 'maxCallMinutes' },
+  // A Confirmed session that nobody started in time becomes No Show.
+  { cause: 'no-show', anchor: 'scheduled_start', minutes: 'noShowAfterMinutes' },
+];
+
+/** The moment a deadline falls, from its anchor's time and its setting in minutes. */
+export function deadlineAt(anchorTime: Date, minutes: number): Date {
+  return new Date(anchorTime.getTime() + minutes * MINUTE_MS);
 }
 
 export interface Stay {

@@ -5,7 +5,7 @@ import {
   sqlLiteralArray,
   type StatementArgs,
 } from '../database/statement-args.js';
-import { outboxCtes } from '../webhooks/webhook-outbox.js';
+import { outboxCtes } from '../webhooks/webhooks.sql.js';
 import type { TransitionInput } from './session-lifecycle.service.js';
 import { CONFIRMED_PAYMENT_STATUSES, isTerminal, transitionFor } from './session-transitions.js';
 

@@ -4,14 +4,14 @@ import { hostname } from 'node:os';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { Sql } from '../database/sql.js';
-import { BEAT_RUN_GAP_BEATS } from './presence-rules.js';
+import { INSTANCE_BEAT, REGISTER_INSTANCE } from './presence-instances.sql.js';
 
 export type BeatOutcome = 'alive' | 'declared-dead';
 
 /**
  * This process as an instance of the service: an id per incarnation, and a heartbeat that signs it
  * alive in the database. An instance silent for three of its beats is buried by the others (see
- * the sweep in presence.sql.ts), and its stays are closed for good.
+ * the sweep in presence-instances.sql.ts), and its stays are closed for good.
  *
  * An incarnation that was buried never comes back: an instance that learns it was declared dead
  * (frozen, or cut off from the database, past three beats) takes a new id, and its live sockets
@@ -33,11 +33,11 @@ export class InstanceRegistry {
   }
 
   async register(): Promise<void> {
-    await this.sql.rows(
-      'register-instance',
-      `INSERT INTO instances (id, heartbeat_seconds, process) VALUES ($1, $2, $3)`,
-      [this.current, this.config.presenceHeartbeatSeconds, `${hostname()}:${process.pid}`],
-    );
+    await this.sql.rows(REGISTER_INSTANCE.name, REGISTER_INSTANCE.text, [
+      this.current,
+      this.config.presenceHeartbeatSeconds,
+      `${hostname()}:${process.pid}`,
+    ]);
   }
 
   /** A new incarnation, for an instance that learnt it was declared dead. */
@@ -55,15 +55,9 @@ export class InstanceRegistry {
    */
   async beat(): Promise<BeatOutcome> {
     const rows = await this.sql.rows(
-      'instance-beat',
-      `UPDATE instances
-          SET heartbeat_at = now(),
-              reachable_since = CASE
-                WHEN heartbeat_at >= now() - make_interval(secs => heartbeat_seconds * $2::int)
-                THEN reachable_since ELSE now() END
-        WHERE id = $1 AND stopped_at IS NULL
-        RETURNING 1`,
-      [this.current, BEAT_RUN_GAP_BEATS],
+      INSTANCE_BEAT.name,
+      INSTANCE_BEAT.text,
+      INSTANCE_BEAT.values(this.current),
     );
     return rows.length === 1 ? 'alive' : 'declared-dead';
   }

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { BEAT_RETRY_MS } from './presence-rules.js';
@@ -33,9 +34,12 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
 @Injectable()
 export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PresenceHeartbeat.name);
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
-  private beating?: Promise<unknown>;
+  private readonly loop = new PeriodicTask(
+    'heartbeat',
+    this.logger,
+    () => this.run(),
+    BEAT_RETRY_MS,
+  );
   private upkeep?: Promise<void>;
   /** performance.now() when the last beat that found this instance alive was sent. */
   private aliveSentAt = 0;
@@ -52,14 +56,12 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
 
   async onApplicationBootstrap(): Promise<void> {
     await this.instance.register();
-    this.schedule(this.config.presenceHeartbeatSeconds * 1000);
+    this.loop.start(this.config.presenceHeartbeatSeconds * 1000);
   }
 
   /** Stops beating, then closes this instance's stays (without ending any call) and stops it. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.beating;
+    await this.loop.stop();
     await this.upkeep;
     await this.presence.closeInstance().catch((error: unknown) => {
       // Its stays are then closed by a survivor, as of its last heartbeat.
@@ -67,19 +69,12 @@ export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicat
     });
   }
 
-  private schedule(delayMs: number): void {
-    if (!this.stopped) {
-      this.timer = setTimeout(() => void this.run(), delayMs);
-    }
-  }
-
-  private async run(): Promise<void> {
+  /** One beat; the next one a period after this one began, or soon when it failed. */
+  private async run(): Promise<number> {
     const startedAt = Date.now();
-    const beat = this.beat();
-    this.beating = beat;
-    const ok = await beat;
+    const ok = await this.beat();
     const period = this.config.presenceHeartbeatSeconds * 1000;
-    this.schedule(ok ? Math.max(0, period - (Date.now() - startedAt)) : BEAT_RETRY_MS);
+    return ok ? Math.max(0, period - (Date.now() - startedAt)) : BEAT_RETRY_MS;
   }
 
   /** One beat; true when it was written. Then the upkeep, unless the last one is still running. */

@@ -6,6 +6,9 @@ import { AttendanceService } from './attendance.service.js';
 import { CallReconciler } from './call-reconciler.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
+import { InstanceStops } from './instance-stops.service.js';
+import { PresenceDepartures } from './presence-departures.service.js';
+import { PresenceJoins } from './presence-joins.service.js';
 import { PresenceService } from './presence.service.js';
 import { RoomEvents } from './room-events.js';
 import { VideoCallController } from './video-call.controller.js';
@@ -20,6 +23,9 @@ import { VideoCallService } from './video-call.service.js';
     VideoCallService,
     AttendanceService,
     PresenceService,
+    PresenceJoins,
+    PresenceDepartures,
+    InstanceStops,
     InstanceRegistry,
     RoomEvents,
     CallReconciler,

@@ -5,14 +5,20 @@ import {
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { PeriodicTask } from '../common/periodic-task.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { logJobFailure } from '../database/outage-log.js';
+import { Sql, type Queryable } from '../database/sql.js';
 import { postWebhook } from './webhook-delivery.js';
 import { signWebhook } from './webhook-signature.js';
-import { warnDatabaseUnavailable } from '../database/outage-log.js';
-import { isDatabaseUnavailable } from '../database/postgres-errors.js';
+import {
+  ANY_DELIVERY_DUE,
+  PURGE_EXPIRED_EVENTS,
+  RECORD_ATTEMPT,
+  SCHEDULE_DELIVERY,
+  TAKE_DUE_DELIVERY,
+} from './webhooks.sql.js';
 
 const TICK_MS = 500;
 const TIMEOUT_MS = 10_000;
@@ -54,61 +60,58 @@ interface DueDelivery {
  * delivery is not taken while an earlier one of the same session to the same endpoint is still
  * pending, so each endpoint sees a session's events in order.
  */
+/**
+ * Sends the outbox's deliveries, on every instance. A delivery is taken with FOR UPDATE SKIP
+ * LOCKED and kept locked while it is sent, so instances never send it together, and a crash
+ * (the lock dies with the connection) leaves it pending for the next taker: at least once. A
+ * delivery is not taken while an earlier one of the same session to the same endpoint is still
+ * pending, so each endpoint sees a session's events in order.
+ */
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookDispatcher.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop = new PeriodicTask(
+    'webhook dispatch',
+    this.logger,
+    () => this.tick(),
+    TICK_MS,
+  );
   private nextPurgeAt = 0;
   /** Aborts the send in flight at shutdown; its transaction rolls back and the delivery stays due. */
   private readonly shutdown = new AbortController();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly sql: Sql,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.schedule(0);
+    this.loop.start(0);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
     this.shutdown.abort();
-    await this.running;
+    await this.loop.stop();
   }
 
   /**
    * Deletes the events older than WEBHOOK_RETENTION_DAYS that have nothing left to send, with
-   * their deliveries and attempts (ON DELETE CASCADE), at most `limit` events at a time. Every
-   * instance runs it about once an hour; running it together is harmless. Returns how many.
+   * their deliveries and attempts, at most `limit` events at a time. Every instance runs it about
+   * once an hour; running it together is harmless. Returns how many.
    */
   async purgeExpired(limit = PURGE_BATCH): Promise<number> {
-    const rows: { id: string }[] = await this.db.query(
-      `WITH expired AS (
-         SELECT e.id FROM webhook_events e
-          WHERE e.created_at < now() - make_interval(days => $1)
-            AND NOT EXISTS (
-                  SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending')
-          ORDER BY e.created_at
-          LIMIT $2
-          FOR UPDATE SKIP LOCKED
-       ), purged AS (
-         DELETE FROM webhook_events e USING expired x WHERE e.id = x.id RETURNING e.id
-       )
-       SELECT id FROM purged`,
-      [this.config.webhookRetentionDays, limit],
-    );
+    const rows = await this.sql.rows(PURGE_EXPIRED_EVENTS.name, PURGE_EXPIRED_EVENTS.text, [
+      this.config.webhookRetentionDays,
+      limit,
+    ]);
     return rows.length;
   }
 
   /** Sends due deliveries until none is left or the batch is done; returns how many it sent. */
   async dispatchDue(limit = BATCH): Promise<number> {
     let handled = 0;
-    while (handled < limit && !this.stopped) {
-      const sent = await this.db.transaction((m) => this.dispatchOne(m));
+    while (handled < limit && !this.shutdown.signal.aborted) {
+      const sent = await this.sql.transaction((tx) => this.dispatchOne(tx));
       if (!sent) {
         break;
       }
@@ -117,21 +120,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     return handled;
   }
 
-  private async dispatchOne(m: EntityManager): Promise<boolean> {
-    const rows: DueDelivery[] = await m.query(
-      `SELECT d.id, d.attempt_count, e.url, e.secret, ev.id AS event_id, ev.type, ev.data, ev.created_at
-         FROM webhook_deliveries d
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id
-         JOIN webhook_events ev ON ev.id = d.event_id
-        WHERE d.state = 'pending' AND d.next_attempt_at <= now()
-          AND NOT EXISTS (
-                SELECT 1 FROM webhook_deliveries p
-                 WHERE p.endpoint_id = d.endpoint_id AND p.session_id = d.session_id
-                   AND p.state = 'pending' AND p.event_seq < d.event_seq)
-        ORDER BY d.next_attempt_at, d.event_seq
-        LIMIT 1
-        FOR UPDATE OF d SKIP LOCKED`,
-    );
+  private async dispatchOne(tx: Queryable): Promise<boolean> {
+    const rows = await tx.query<DueDelivery[]>(TAKE_DUE_DELIVERY.text);
     const due = rows[0];
     if (!due) {
       return false;
@@ -165,16 +155,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     const attempt = due.attempt_count + 1;
     const error = result.error ?? (delivered ? null : `answered ${result.status ?? 'nothing'}`);
     const state = delivered ? 'delivered' : attempt >= MAX_ATTEMPTS ? 'failed' : 'pending';
-    await m.query(
-      `INSERT INTO webhook_attempts (delivery_id, response_status, error) VALUES ($1, $2, $3)`,
-      [due.id, result.status, error],
-    );
-    await m.query(
-      `UPDATE webhook_deliveries
-          SET attempt_count = $2, state = $3, next_attempt_at = now() + make_interval(secs => $4)
-        WHERE id = $1`,
-      [due.id, attempt, state, retryDelaySeconds(attempt)],
-    );
+    await tx.query(RECORD_ATTEMPT, [due.id, result.status, error]);
+    await tx.query(SCHEDULE_DELIVERY, [due.id, attempt, state, retryDelaySeconds(attempt)]);
     if (state === 'failed') {
       this.logger.warn(`webhook delivery ${due.id} given up after ${attempt} attempts: ${error}`);
     }
@@ -184,37 +166,20 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   /** One cheap look (partial index) before the workers start: most ticks find nothing. */
   private async anythingDue(): Promise<boolean> {
     try {
-      const rows: { due: boolean }[] = await this.db.query(
-        `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= now()) AS due`,
+      const rows = await this.sql.rows<{ due: boolean }>(
+        ANY_DELIVERY_DUE.name,
+        ANY_DELIVERY_DUE.text,
+        [],
       );
       return rows[0]?.due === true;
     } catch (error) {
-      this.reportFailure(error);
+      logJobFailure(this.logger, 'webhook dispatch', error);
       return false;
     }
   }
 
-  /** An outage is one warning now and then (deliveries wait, nothing is lost); anything else an error. */
-  private reportFailure(error: unknown): void {
-    if (isDatabaseUnavailable(error)) {
-      warnDatabaseUnavailable('webhook dispatch', error);
-    } else {
-      this.logger.error(
-        `webhook dispatch failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) {
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.running = this.tick();
-    }, ms);
-  }
-
-  private async tick(): Promise<void> {
+  /** One pass: the hourly purge, then the due deliveries; at once again while there are more. */
+  private async tick(): Promise<number> {
     if (Date.now() >= this.nextPurgeAt) {
       this.nextPurgeAt = Date.now() + PURGE_EVERY_MS;
       await this.purgeExpired().catch((error: unknown) =>
@@ -232,9 +197,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       if (result.status === 'fulfilled') {
         more ||= result.value >= BATCH;
       } else if (!(result.reason instanceof ShuttingDown)) {
-        this.reportFailure(result.reason);
+        logJobFailure(this.logger, 'webhook dispatch', result.reason);
       }
     }
-    this.schedule(more ? 0 : TICK_MS);
+    return more ? 0 : TICK_MS;
   }
 }

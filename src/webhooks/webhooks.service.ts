@@ -1,14 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { Sql } from '../database/sql.js';
 import { hostOf, isPrivateAddress, resolveAll } from './address-policy.js';
 import type { CreateWebhookDto } from './dto/webhook.inputs.js';
 import type { CreatedWebhookView, DeliveryView, WebhookView } from './dto/webhook.views.js';
 import type { WebhookEventType } from './webhook-events.js';
 import { newWebhookSecret } from './webhook-signature.js';
+import {
+  DELETE_ENDPOINT,
+  DELIVERIES_OF_ENDPOINT,
+  ENDPOINT_EXISTS,
+  INSERT_ENDPOINT,
+  LIST_ENDPOINTS,
+} from './webhooks.sql.js';
 
 /** How many deliveries `GET /api/webhooks/:id/deliveries` shows, newest first. */
 const DELIVERIES_SHOWN = 100;
@@ -28,63 +34,45 @@ function invalidUrl(message: string): DomainError {
 @Injectable()
 export class WebhooksService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly sql: Sql,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(dto: CreateWebhookDto): Promise<CreatedWebhookView> {
     await this.assertAllowedTarget(dto.url);
     const secret = newWebhookSecret();
-    const [row]: EndpointRow[] = await this.db.query(
-      `INSERT INTO webhook_endpoints (url, events, secret) VALUES ($1, $2, $3)
-       RETURNING id, url, events, created_at`,
-      [dto.url, dto.events, secret],
-    );
+    const [row] = await this.sql.rows<EndpointRow>(INSERT_ENDPOINT.name, INSERT_ENDPOINT.text, [
+      dto.url,
+      dto.events,
+      secret,
+    ]);
     return { ...view(row), secret };
   }
 
   async list(): Promise<WebhookView[]> {
-    const rows: EndpointRow[] = await this.db.query(
-      `SELECT id, url, events, created_at FROM webhook_endpoints ORDER BY created_at, id`,
-    );
+    const rows = await this.sql.rows<EndpointRow>(LIST_ENDPOINTS.name, LIST_ENDPOINTS.text, []);
     return rows.map(view);
   }
 
   async remove(id: string): Promise<void> {
-    const rows: unknown[] = await this.db.query(
-      `WITH gone AS (DELETE FROM webhook_endpoints WHERE id = $1 RETURNING id) SELECT id FROM gone`,
-      [id],
-    );
+    const rows = await this.sql.rows(DELETE_ENDPOINT.name, DELETE_ENDPOINT.text, [id]);
     if (rows.length === 0) {
       throw new DomainError('NOT_FOUND', `Webhook ${id} does not exist`);
     }
   }
 
   async deliveries(id: string): Promise<DeliveryView[]> {
-    const exists: unknown[] = await this.db.query(`SELECT 1 FROM webhook_endpoints WHERE id = $1`, [
-      id,
-    ]);
+    const exists = await this.sql.rows(ENDPOINT_EXISTS.name, ENDPOINT_EXISTS.text, [id]);
     if (exists.length === 0) {
       throw new DomainError('NOT_FOUND', `Webhook ${id} does not exist`);
     }
-    const rows: {
+    const rows = await this.sql.rows<{
       id: string;
       event_id: string;
       type: WebhookEventType;
       state: DeliveryView['state'];
       attempts: { at: string; responseStatus: number | null; error: string | null }[];
-    }[] = await this.db.query(
-      `SELECT d.id, d.event_id, ev.type, d.state,
-              COALESCE((SELECT json_agg(json_build_object(
-                          'at', to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                          'responseStatus', a.response_status, 'error', a.error) ORDER BY a.id)
-                          FROM webhook_attempts a WHERE a.delivery_id = d.id), '[]') AS attempts
-         FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
-        WHERE d.endpoint_id = $1
-        ORDER BY d.event_seq DESC
-        LIMIT ${DELIVERIES_SHOWN}`,
-      [id],
-    );
+    }>(DELIVERIES_OF_ENDPOINT.name, DELIVERIES_OF_ENDPOINT.text, [id, DELIVERIES_SHOWN]);
     return rows.map((r) => ({
       id: r.id,
       eventId: r.event_id,

@@ -1,0 +1,64 @@
+import { sqlLiteral, sqlLiteralArray } from '../database/statement-args.js';
+import type { CallDeadline } from '../sessions/session-policies.js';
+import { TRANSITIONS, type SessionStatus } from '../sessions/session-transitions.js';
+
+/**
+ * The reconciler's SQL: the sessions whose deadline has passed, found in bulk, then each one
+ * re-checked under its row lock (SKIP LOCKED: a row another instance holds is theirs) before its
+ * transition. Statuses and columns come from TRANSITIONS and CALL_DEADLINES; the durations are
+ * parameters.
+ */
+
+/** `column` in `statuses`: `=` for one, so the planner matches a partial index by status. */
+export function statusIn(column: string, statuses: readonly SessionStatus[]): string {
+  return statuses.length === 1
+    ? `${column} = ${sqlLiteral(statuses[0])}`
+    : `${column} = ANY(${sqlLiteralArray(statuses)})`;
+}
+
+/**
+ * The session's row with id `param`, locked, as `locked`, for a re-check written over it. The
+ * re-check's conditions stay off this scan: a status here would let the planner read a partial
+ * index by status whole instead of the key.
+ */
+const lockedById = (param: string) =>
+  `WITH locked AS (SELECT * FROM sessions WHERE id = ${param} FOR UPDATE SKIP LOCKED)`;
+
+/** A deadline's due condition over `sessions`, `$1` being its minutes. */
+function dueCondition({ cause, anchor }: CallDeadline): string {
+  return `${statusIn('status', TRANSITIONS[cause].from)} AND ${anchor} <= now() - make_interval(mins => $1)`;
+}
+
+/** The sessions past a deadline (`$1`: its minutes), a batch at a time. */
+export function dueSessions(deadline: CallDeadline): { name: string; text: string } {
+  return {
+    name: `deadline-due:${deadline.cause}`,
+    text: `SELECT id FROM sessions WHERE ${dueCondition(deadline)} ORDER BY id LIMIT 500`,
+  };
+}
+
+/** One of them (`$2`), locked and still past the deadline (`$1`); no row: not (or not ours). */
+export function lockedIfDue(deadline: CallDeadline): string {
+  return `${lockedById('$2')} SELECT id FROM locked WHERE ${dueCondition(deadline)}`;
+}
+
+const AUTO_END_FROM = statusIn('status', TRANSITIONS['auto-end'].from);
+
+/**
+ * The calls whose room has been empty for the grace period (`$1` seconds): auto-end. Presence
+ * keeps `room_emptied_at` (room-emptied.sql.ts).
+ */
+export const ABANDONED_CALLS = {
+  name: 'deadline-due:auto-end',
+  text: `SELECT id FROM sessions
+        WHERE ${AUTO_END_FROM} AND room_emptied_at IS NOT NULL
+          AND room_emptied_at <= now() - make_interval(secs => $1)`,
+};
+
+/**
+ * One of them (`$1`), locked and still abandoned (`$2` seconds): a participant may have rejoined,
+ * another instance may be ending it. Yields the emptied time, which becomes the call's end.
+ */
+export const LOCKED_IF_ABANDONED = `${lockedById('$1')}
+           SELECT room_emptied_at FROM locked
+            WHERE ${AUTO_END_FROM} AND room_emptied_at <= now() - make_interval(secs => $2)`;
