@@ -1,13 +1,19 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { isUniqueViolation } from '../database/postgres-errors.js';
 import { Sql } from '../database/sql.js';
+import {
+  INSERT_USER,
+  UPSERT_ADMIN,
+  USER_BY_EMAIL,
+  USER_BY_ID,
+  userOf,
+  type UserRow,
+} from './auth.sql.js';
 import { PasswordHasher } from './password-hasher.js';
-import { User, type UserRole } from './user.entity.js';
+import type { User, UserRole } from './user.entity.js';
 
 export interface NewUser {
   email: string;
@@ -21,7 +27,6 @@ export class UsersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(UsersService.name);
 
   constructor(
-    @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
     private readonly sql: Sql,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -30,15 +35,13 @@ export class UsersService implements OnApplicationBootstrap {
   async create(input: NewUser): Promise<User> {
     const passwordHash = await this.hasher.hash(input.password);
     try {
-      const user = await this.users.save(
-        this.users.create({
-          email: input.email.toLowerCase(),
-          name: input.name,
-          role: input.role,
-          passwordHash,
-        }),
-      );
-      return user;
+      const [row] = await this.sql.rows<UserRow>(INSERT_USER.name, INSERT_USER.text, [
+        input.email.toLowerCase(),
+        input.name,
+        input.role,
+        passwordHash,
+      ]);
+      return userOf(row);
     } catch (error) {
       if (isUniqueViolation(error, 'users_email_key')) {
         throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
@@ -47,34 +50,17 @@ export class UsersService implements OnApplicationBootstrap {
     }
   }
 
-  findById(id: string): Promise<User | null> {
-    return this.users.findOneBy({ id });
+  async findById(id: string): Promise<User | null> {
+    const [row] = await this.sql.rows<UserRow>(USER_BY_ID.name, USER_BY_ID.text, [id]);
+    return row ? userOf(row) : null;
   }
 
-  /** With the password hash, for login only (a prepared statement: every login runs it). */
+  /** With the password hash, for login only. */
   async findByEmailWithHash(email: string): Promise<User | null> {
-    const [row] = await this.sql.rows<{
-      id: string;
-      email: string;
-      name: string;
-      role: UserRole;
-      password_hash: string;
-      created_at: Date;
-    }>(
-      'user-by-email',
-      'SELECT id, email, name, role, password_hash, created_at FROM users WHERE email = $1',
-      [email.toLowerCase()],
-    );
-    return row
-      ? Object.assign(new User(), {
-          id: row.id,
-          email: row.email,
-          name: row.name,
-          role: row.role,
-          passwordHash: row.password_hash,
-          createdAt: row.created_at,
-        })
-      : null;
+    const [row] = await this.sql.rows<UserRow>(USER_BY_EMAIL.name, USER_BY_EMAIL.text, [
+      email.toLowerCase(),
+    ]);
+    return row ? userOf(row) : null;
   }
 
   /** ADMIN_EMAIL / ADMIN_PASSWORD: the account exists as an admin with that password after start-up. */
@@ -84,11 +70,11 @@ export class UsersService implements OnApplicationBootstrap {
       return;
     }
     const passwordHash = await this.hasher.hash(admin.password);
-    await this.users.query(
-      `INSERT INTO users (email, name, role, password_hash) VALUES ($1, 'Administrator', 'admin', $2)
-       ON CONFLICT (email) DO UPDATE SET role = 'admin', password_hash = EXCLUDED.password_hash`,
-      [admin.email, passwordHash],
-    );
+    await this.sql.rows(UPSERT_ADMIN.name, UPSERT_ADMIN.text, [
+      admin.email,
+      passwordHash,
+      'admin' satisfies UserRole,
+    ]);
     this.logger.log(`admin account ${admin.email} is ready`);
   }
 }

@@ -4,6 +4,8 @@ import type { ErrorCode } from '../common/errors/error-codes.js';
 import {
   ACCESS,
   assertAccess,
+  assertAdmin,
+  bookingParty,
   isParticipant,
   roomEntryRefusal,
   type AccessRule,
@@ -180,6 +182,40 @@ describe('roomEntryRefusal', () => {
     );
     expect(roomEntryRefusal(room({ status: 'Pending' }), CLIENT, OPEN, 15)?.message).toMatch(
       /Confirmed or In Progress/,
+    );
+  });
+});
+
+describe('bookingParty', () => {
+  it('books a client for themselves, with or without naming themselves', () => {
+    expect(bookingParty(CLIENT, undefined)).toEqual({
+      clientId: CLIENT.id,
+      clientToCheck: null,
+      refusal: null,
+    });
+    expect(bookingParty(CLIENT, CLIENT.id).refusal).toBeNull();
+  });
+
+  it('refuses a client booking for someone else, and any psychologist, with FORBIDDEN', () => {
+    expect(bookingParty(CLIENT, OTHER_CLIENT.id).refusal?.code).toBe('FORBIDDEN');
+    expect(bookingParty(PSYCHOLOGIST, undefined).refusal?.code).toBe('FORBIDDEN');
+  });
+
+  it('books for the client an admin names, and requires one', () => {
+    expect(bookingParty(ADMIN, CLIENT.id)).toEqual({
+      clientId: CLIENT.id,
+      clientToCheck: CLIENT.id,
+      refusal: null,
+    });
+    expect(() => bookingParty(ADMIN, undefined)).toThrow(/clientId is required/);
+  });
+});
+
+describe('assertAdmin', () => {
+  it('lets only an admin through, with the given message', () => {
+    expect(() => assertAdmin(ADMIN)).not.toThrow();
+    expect(() => assertAdmin(CLIENT, 'Only an admin can manage webhooks')).toThrow(
+      /manage webhooks/,
     );
   });
 });

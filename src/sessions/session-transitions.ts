@@ -88,3 +88,9 @@ export const CONFIRMED_PAYMENT_STATUSES: readonly PaymentStatus[] = [
 export function isPaymentConfirmed(status: PaymentStatus): boolean {
   return CONFIRMED_PAYMENT_STATUSES.includes(status);
 }
+
+/** Where a booking starts: awaiting the payment provider's word. */
+export const BOOKED: { status: SessionStatus; paymentStatus: PaymentStatus } = {
+  status: 'Pending',
+  paymentStatus: 'Pending',
+};

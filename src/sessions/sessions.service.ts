@@ -15,6 +15,7 @@ import { SessionLifecycleService } from './session-lifecycle.service.js';
 import { sessionRecordOf, type SessionRecord, type SessionRecordRow } from './session-record.js';
 import {
   isPaymentConfirmed,
+  transitionFor,
   type SessionStatus,
   type TransitionCause,
 } from './session-transitions.js';
@@ -155,7 +156,7 @@ export class SessionsService {
       const current = await this.findOrFail(session.id);
       throw new DomainError(
         'INVALID_TRANSITION',
-        `A session can be cancelled only while Pending or Confirmed; it is ${current.status}`,
+        `A session can be cancelled only while ${transitionFor('cancel').from.join(' or ')}; it is ${current.status}`,
       );
     }
     return SessionView.of(applied.session);

@@ -7,7 +7,12 @@ import {
 } from '../database/statement-args.js';
 import { outboxCtes } from '../webhooks/webhooks.sql.js';
 import type { TransitionInput } from './session-lifecycle.service.js';
-import { CONFIRMED_PAYMENT_STATUSES, isTerminal, transitionFor } from './session-transitions.js';
+import {
+  BOOKED,
+  CONFIRMED_PAYMENT_STATUSES,
+  isTerminal,
+  transitionFor,
+} from './session-transitions.js';
 
 /**
  * Every statement of the sessions feature (booking, reads, payment, history, transitions). The
@@ -37,8 +42,8 @@ export const SESSION_RECORD = {
 export const USER_ROLE = { name: 'user-role', text: `SELECT role FROM users WHERE id = $1` };
 
 /**
- * A booking (status and payment Pending by the table's defaults); the exclusion constraints are
- * the no-overlap rule. `ON CONFLICT DO NOTHING` makes it a speculative insertion: PostgreSQL looks
+ * A booking, in the BOOKED status and payment status; the exclusion constraints are the
+ * no-overlap rule. `ON CONFLICT DO NOTHING` makes it a speculative insertion: PostgreSQL looks
  * for a conflicting booking before it enters the row, and then waits only for an older inserter.
  * A plain INSERT enters its row first, so bookings of one psychologist arriving together all wait
  * for each other: deadlocks, each found after deadlock_timeout (CI saw 20 take over a minute).
@@ -46,8 +51,10 @@ export const USER_ROLE = { name: 'user-role', text: `SELECT role FROM users WHER
  */
 export const INSERT_BOOKING = {
   name: 'session-insert',
-  text: `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id`,
+  text: `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes,
+                       status, payment_status)
+       VALUES ($1, $2, $3, $4, $5, ${sqlLiteral(BOOKED.status)}, ${sqlLiteral(BOOKED.paymentStatus)})
+       ON CONFLICT DO NOTHING RETURNING id`,
 };
 
 /** Whose sessions a list shows: a client's, a psychologist's, or (an admin) everyone's. */

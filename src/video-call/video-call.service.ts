@@ -8,6 +8,7 @@ import { SessionLifecycleService } from '../sessions/session-lifecycle.service.j
 import { assertRoomOpen } from '../sessions/session-policies.js';
 import { roomEntryRefusal } from '../sessions/session-access.js';
 import type { SessionRecord } from '../sessions/session-record.js';
+import { transitionFor } from '../sessions/session-transitions.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { CallParticipantView, VideoCallView } from './dto/video-call.views.js';
 import { PresenceService } from './presence.service.js';
@@ -40,7 +41,7 @@ export class VideoCallService {
       return SessionView.of(applied.session);
     }
     const current = await this.sessions.findOrFail(session.id);
-    if (current.status === 'In Progress') {
+    if (current.status === transitionFor('start').to) {
       return SessionView.of(current);
     }
     throw (
@@ -60,7 +61,7 @@ export class VideoCallService {
       return SessionView.of(applied.session);
     }
     const current = await this.sessions.findOrFail(session.id);
-    if (current.status !== 'Completed') {
+    if (current.status !== transitionFor('end').to) {
       throw new DomainError(
         'INVALID_TRANSITION',
         `Only a call in progress can end; the session is ${current.status}`,
