@@ -4,14 +4,14 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * A partial index whose predicate a statement implies is one the planner may read whole, and
  * VACUUM counts a partial index at whatever it held at that moment: a quiet hour (no open stay, no
  * call running) leaves it counted empty while it fills again, and a whole scan of it then looks
- * free. Every join, leave and transition was planned that way: the join read all open stays of
- * its instance, a transition all confirmed or running sessions.
+ * free.
  *
  * So every partial index of the hot tables now also requires its leading key to be set
  * (`... AND session_id IS NOT NULL`). The columns are never null, so the indexes hold the same
  * rows, but only a statement with a condition on that key (which the index then serves as its
  * Index Cond) implies the predicate. A status check or `left_at IS NULL` alone no longer does.
- * (`test/e2e/query-plans.e2e-spec.ts` checks the plans with the statistics made stale.)
+ * Where a statement is shaped around this, its comment in its feature's `*.sql.ts` says why;
+ * `test/e2e/query-plans.e2e-spec.ts` checks the plans with the statistics made stale.
  *
  * Open stays: the unique key leads with the session again and serves lookups by session (the
  * separate index by session is dropped); lookups by socket get an index of their own.

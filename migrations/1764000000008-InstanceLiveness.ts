@@ -5,7 +5,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * it has been able to reach the database without a gap. A missing heartbeat proves another
  * instance dead only to a judge whose own run spans the silence: after an outage, a database
  * restart, or a judge that was itself frozen or cut off, nobody is buried for beats that nobody
- * could write (see InstanceRegistry and the sweep in presence.sql.ts).
+ * could write (see InstanceRegistry and the sweep in presence-instances.sql.ts).
  *
  * `process`: the host and process id of the incarnation (`host:pid`). A process that learns it was
  * declared dead carries on under a new id: this tells which process held which ids.

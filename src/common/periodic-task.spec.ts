@@ -1,0 +1,67 @@
+import { Logger } from '@nestjs/common';
+import { PeriodicTask } from './periodic-task.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('PeriodicTask', () => {
+  it('runs the next tick after the delay the last one returned, until stopped', async () => {
+    const delays = [0, 0, 60_000];
+    let ticks = 0;
+    const task = new PeriodicTask(
+      'test job',
+      new Logger('test'),
+      () => {
+        ticks++;
+        return Promise.resolve(delays.shift() ?? 60_000);
+      },
+      60_000,
+    );
+    task.start(0);
+    await sleep(50);
+    expect(ticks).toBe(3);
+    await task.stop();
+  });
+
+  it('logs a failed tick and tries again after the retry delay', async () => {
+    const logged: string[] = [];
+    const logger = { error: (line: string) => logged.push(line) } as unknown as Logger;
+    let ticks = 0;
+    const task = new PeriodicTask(
+      'test job',
+      logger,
+      () => {
+        ticks++;
+        return ticks === 1 ? Promise.reject(new Error('boom')) : Promise.resolve(60_000);
+      },
+      5,
+    );
+    await task.runNow();
+    expect(logged).toEqual(['test job failed: boom']);
+    await sleep(50);
+    expect(ticks).toBe(2);
+    await task.stop();
+  });
+
+  it('waits on stop for the tick in flight, and schedules none after it', async () => {
+    let finish!: () => void;
+    let ticks = 0;
+    const task = new PeriodicTask(
+      'test job',
+      new Logger('test'),
+      () => {
+        ticks++;
+        return new Promise<number>((resolve) => (finish = () => resolve(0)));
+      },
+      0,
+    );
+    const first = task.runNow();
+    let stopped = false;
+    const stopping = task.stop().then(() => (stopped = true));
+    await sleep(10);
+    expect(stopped).toBe(false);
+    finish();
+    await Promise.all([first, stopping]);
+    await sleep(20);
+    expect(ticks).toBe(1);
+  });
+});
