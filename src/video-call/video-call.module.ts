@@ -3,14 +3,17 @@ import { AuthModule } from '../auth/auth.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { AttendanceController } from './attendance.controller.js';
 import { CallReconciler } from './call-reconciler.service.js';
+import { EarlyRoomEntry } from './early-room-entry.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 import { PresenceService } from './presence.service.js';
 import { RoomEvents } from './room-events.js';
+import { RoomMembership } from './room-membership.service.js';
 import { SessionAccessGuard } from './session-access.guard.js';
 import { VideoCallController } from './video-call.controller.js';
 import { VideoCallGateway } from './video-call.gateway.js';
 import { SocketRateLimit } from './socket-rate-limit.js';
+import { SocketTokenClock } from './socket-token-clock.service.js';
 import { VideoCallService } from './video-call.service.js';
 
 @Module({
@@ -25,6 +28,9 @@ import { VideoCallService } from './video-call.service.js';
     PresenceHeartbeat,
     VideoCallGateway,
     SocketRateLimit,
+    RoomMembership,
+    EarlyRoomEntry,
+    SocketTokenClock,
     SessionAccessGuard,
   ],
   exports: [PresenceService, CallReconciler, InstanceRegistry],
