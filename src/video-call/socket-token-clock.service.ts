@@ -10,6 +10,14 @@ const EXPIRY_SWEEP_MS = 1000;
 /** Sent this long before a socket's token expires, so the client can renew it. */
 const EXPIRY_WARNING_MS = 60_000;
 
+/** Who tells the socket (the gateway, which does all the emitting). */
+export interface TokenClockListener {
+  /** About EXPIRY_WARNING_MS before the socket's token expires, once per token. */
+  tokenExpiring(socket: RoomSocket, expiresAt: Date): void;
+  /** The token has expired: the socket is disconnected right after this. */
+  tokenExpired(socket: RoomSocket): void;
+}
+
 /**
  * The sockets' token clocks: `token-expiring` once about a minute before a socket's token expires,
  * then at the expiry `token-expired` (the reason, since a server-side disconnect carries none) and
@@ -19,11 +27,13 @@ const EXPIRY_WARNING_MS = 60_000;
 @Injectable()
 export class SocketTokenClock implements OnModuleDestroy {
   private sweep?: NodeJS.Timeout;
+  private listener?: TokenClockListener;
 
   constructor(private readonly tokens: TokenService) {}
 
   /** Starts checking the clocks of the namespace's sockets. */
-  start(namespace: Namespace): void {
+  start(namespace: Namespace, listener: TokenClockListener): void {
+    this.listener = listener;
     this.sweep = setInterval(() => this.sweepExpiries(namespace), EXPIRY_SWEEP_MS);
     this.sweep.unref();
   }
@@ -54,10 +64,7 @@ export class SocketTokenClock implements OnModuleDestroy {
     const now = Date.now();
     for (const socket of namespace.sockets.values() as Iterable<RoomSocket>) {
       if (socket.data.expiresAt <= now) {
-        socket.emit('token-expired', {
-          code: 'UNAUTHENTICATED',
-          message: 'The access token expired: connect again with a fresh one',
-        });
+        this.listener?.tokenExpired(socket);
         socket.disconnect(true);
       } else {
         this.warnIfExpiring(socket, now);
@@ -70,7 +77,7 @@ export class SocketTokenClock implements OnModuleDestroy {
     const { expiresAt } = socket.data;
     if (!socket.data.warned && expiresAt - now <= EXPIRY_WARNING_MS) {
       socket.data.warned = true;
-      socket.emit('token-expiring', { expiresAt: new Date(expiresAt).toISOString() });
+      this.listener?.tokenExpiring(socket, new Date(expiresAt));
     }
   }
 }

@@ -26,7 +26,7 @@ import { RoomMembership } from './room-membership.service.js';
 import { sessionRoom, sessionUserRoom } from './room-names.js';
 import { newSocketState, type RoomSocket } from './room-socket.js';
 import { SocketRateLimit } from './socket-rate-limit.js';
-import { SocketTokenClock } from './socket-token-clock.service.js';
+import { SocketTokenClock, type TokenClockListener } from './socket-token-clock.service.js';
 
 type MessageHandler = (
   gateway: VideoCallGateway,
@@ -55,7 +55,11 @@ const NO_AUTH: Record<string, never> = Object.freeze({});
  */
 @WebSocketGateway({ namespace: '/video-calls' })
 export class VideoCallGateway
-  implements OnGatewayInit<Namespace>, OnGatewayConnection<RoomSocket>, OnModuleDestroy
+  implements
+    OnGatewayInit<Namespace>,
+    OnGatewayConnection<RoomSocket>,
+    OnModuleDestroy,
+    TokenClockListener
 {
   private readonly logger = new Logger(VideoCallGateway.name);
   private readonly subscriptions = new Subscription();
@@ -102,7 +106,7 @@ export class VideoCallGateway
     );
     this.subscriptions.add(this.roomEvents.events$.subscribe((e) => this.onRoomEvent(e)));
     this.membership.attach(namespace);
-    this.tokenClock.start(namespace);
+    this.tokenClock.start(namespace, this);
     // Handlers are bound here, not with @SubscribeMessage: Nest binds those per socket (a bound
     // function, a closure and its context per handler, about 1 KB a connection); these listeners
     // are created once, and a connection costs only slots in its listener table.
@@ -151,6 +155,18 @@ export class VideoCallGateway
         duration: session.call_duration_minutes ?? null,
       }),
     );
+  }
+
+  tokenExpiring(socket: RoomSocket, expiresAt: Date): void {
+    socket.emit('token-expiring', { expiresAt: expiresAt.toISOString() });
+  }
+
+  /** The reason of the disconnect that follows, since a server-side disconnect carries none. */
+  tokenExpired(socket: RoomSocket): void {
+    socket.emit('token-expired', {
+      code: 'UNAUTHENTICATED',
+      message: 'The access token expired: connect again with a fresh one',
+    });
   }
 
   /**
