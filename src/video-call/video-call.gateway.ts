@@ -9,7 +9,14 @@ import { Subscription } from 'rxjs';
 import type { Namespace } from 'socket.io';
 import { TokenService } from '../auth/token.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
-import { parseMessage, toAck, type Ack } from '../common/errors/ws-ack.js';
+import {
+  connectError,
+  connectErrorOf,
+  parseMessage,
+  toAck,
+  wsError,
+  type Ack,
+} from '../common/errors/ws-ack.js';
 import { jsonFitsIn } from '../common/json-size.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionEvents, type SessionStatusChanged } from '../sessions/session-events.js';
@@ -88,7 +95,7 @@ export class VideoCallGateway
     namespace.use((socket, next) => {
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
       if (typeof token !== 'string' || token === '') {
-        return next(new Error('UNAUTHENTICATED'));
+        return next(connectError('UNAUTHENTICATED'));
       }
       this.tokens.verify(token).then(
         ({ id, role, expiresAt }) => {
@@ -98,7 +105,7 @@ export class VideoCallGateway
           (socket as RoomSocket).data = state;
           next();
         },
-        () => next(new Error('UNAUTHENTICATED')),
+        (error: unknown) => next(connectErrorOf(error, 'UNAUTHENTICATED')),
       );
     });
     this.subscriptions.add(
@@ -163,10 +170,10 @@ export class VideoCallGateway
 
   /** The reason of the disconnect that follows, since a server-side disconnect carries none. */
   tokenExpired(socket: RoomSocket): void {
-    socket.emit('token-expired', {
-      code: 'UNAUTHENTICATED',
-      message: 'The access token expired: connect again with a fresh one',
-    });
+    socket.emit(
+      'token-expired',
+      wsError('UNAUTHENTICATED', 'The access token expired: connect again with a fresh one'),
+    );
   }
 
   /**
