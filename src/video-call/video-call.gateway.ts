@@ -7,6 +7,7 @@ import {
 } from '@nestjs/websockets';
 import { Subscription } from 'rxjs';
 import type { Namespace } from 'socket.io';
+import { socketAuthToken } from '../auth/socket-auth-token.js';
 import { TokenService } from '../auth/token.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import {
@@ -93,8 +94,8 @@ export class VideoCallGateway
     namespace.use((socket, next) => next(this.rateLimit.admitHandshake(socket)));
     // A bad token never becomes a connection: the client gets connect_error "UNAUTHENTICATED".
     namespace.use((socket, next) => {
-      const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-      if (typeof token !== 'string' || token === '') {
+      const token = socketAuthToken(socket.handshake.auth);
+      if (token === undefined) {
         return next(connectError('UNAUTHENTICATED'));
       }
       this.tokens.verify(token).then(
