@@ -2,7 +2,7 @@ import jwt from 'jsonwebtoken';
 import type { Socket } from 'socket.io-client';
 import { registerUser, type TestUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
-import { connectRoom, connected, request } from '../utils/socket-client.js';
+import { connectRoom, handshakeOutcome, request } from '../utils/socket-client.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../utils/test-app.js';
 
 /** A 401 says whether the token expired, so a client refreshes it rather than logging out. */
@@ -31,16 +31,10 @@ describe('token expiry reason (REST 401 and WebSocket connect_error)', () => {
   const expired = () => sign({ expiresIn: -60 });
 
   /** The handshake's connect_error (message and data), or 'connected'. */
-  async function handshake(token: unknown): Promise<{ message: string; data?: unknown }> {
+  function handshake(token: unknown): Promise<{ message: string; data?: unknown }> {
     const socket = connectRoom(t.url, token as string);
     sockets.push(socket);
-    try {
-      await connected(socket);
-      return { message: 'connected' };
-    } catch (error) {
-      const { message, data } = error as Error & { data?: unknown };
-      return { message, data };
-    }
+    return handshakeOutcome(socket);
   }
 
   describe('REST', () => {
