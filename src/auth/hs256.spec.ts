@@ -1,7 +1,7 @@
 import { createHmac, createSecretKey } from 'node:crypto';
 import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
-import { verifyHs256, type Hs256Rules } from './hs256.js';
+import { expiredHs256Claims, verifyHs256, type Hs256Rules } from './hs256.js';
 
 const SECRET = 'a-test-secret-of-at-least-thirty-two-bytes!';
 const key = createSecretKey(Buffer.from(SECRET, 'utf8'));
@@ -139,5 +139,26 @@ describe('verifyHs256', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('expiredHs256Claims', () => {
+  it('returns the claims of a token whose only fault is its expiry', () => {
+    const token = forge({ alg: 'HS256' }, { ...valid, exp: NOW - 5 });
+    expect(verifyHs256(token, key, rules, NOW)).toBeNull();
+    expect(expiredHs256Claims(token, key, rules, NOW)).toMatchObject({ sub: 'u', exp: NOW - 5 });
+  });
+
+  it.each([
+    ['a valid token', forge({ alg: 'HS256' }, valid)],
+    ['expired within the tolerance', forge({ alg: 'HS256' }, { ...valid, exp: NOW - 4 })],
+    ['not valid yet', forge({ alg: 'HS256' }, { ...valid, nbf: NOW + 30 })],
+    ['expired, signed with another key', forge({ alg: 'HS256' }, { ...valid, exp: NOW - 60 }, 'x')],
+    ['expired, another issuer', forge({ alg: 'HS256' }, { ...valid, exp: NOW - 60, iss: 'b' })],
+    ['expired, alg none', `${b64({ alg: 'none' })}.${b64({ ...valid, exp: NOW - 60 })}.`],
+    ['a string exp', forge({ alg: 'HS256' }, { ...valid, exp: String(NOW - 60) })],
+    ['not a JWT', 'not-a-jwt'],
+  ])('returns null for %s', (_label, token) => {
+    expect(expiredHs256Claims(token, key, rules, NOW)).toBeNull();
   });
 });

@@ -90,3 +90,21 @@ function parseObject(part: string): Record<string, unknown> | null {
     return null;
   }
 }
+
+/**
+ * The claims of a token whose only fault is that it has expired: past its `exp` (with the
+ * tolerance) and verified as of the last second it was accepted; null for any other token. So a
+ * client can be told to refresh rather than to log in again.
+ */
+export function expiredHs256Claims(
+  token: string,
+  key: KeyObject,
+  rules: Hs256Rules,
+  nowSeconds = Date.now() / 1000,
+): Record<string, unknown> | null {
+  const exp = parseObject(token.split('.')[1] ?? '')?.exp;
+  const lastAccepted = typeof exp === 'number' ? exp + rules.clockToleranceSeconds - 1 : NaN;
+  return lastAccepted < Math.floor(nowSeconds)
+    ? verifyHs256(token, key, rules, lastAccepted)
+    : null;
+}

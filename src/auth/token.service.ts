@@ -6,10 +6,24 @@ import type { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { USER_ROLES } from './user.entity.js';
 import type { AccessTokenClaims, AuthUser } from './auth-user.js';
-import { verifyHs256, type Hs256Rules } from './hs256.js';
+import { expiredHs256Claims, verifyHs256, type Hs256Rules } from './hs256.js';
 
 /** User ids are UUIDs; any other subject would reach the database as a malformed id. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The user a verified token's claims name, or null when the claims are not ours. */
+function tokenUser(claims: Partial<AccessTokenClaims>): (AuthUser & { expiresAt: Date }) | null {
+  if (
+    typeof claims.sub !== 'string' ||
+    !UUID.test(claims.sub) ||
+    claims.role === undefined ||
+    !USER_ROLES.includes(claims.role) ||
+    typeof claims.exp !== 'number'
+  ) {
+    return null;
+  }
+  return { id: claims.sub, role: claims.role, expiresAt: new Date(claims.exp * 1000) };
+}
 
 /** A few seconds of clock skew between instances or a client's clock are forgiven. */
 export const JWT_CLOCK_TOLERANCE_SECONDS = 5;
@@ -54,21 +68,27 @@ export class TokenService {
     return this.jwt.signAsync({ role: user.role }, { subject: user.id });
   }
 
-  /** Async for its callers' sake; the check itself is synchronous (see verifyHs256). */
+  /**
+   * Async for its callers' sake; the check itself is synchronous (see verifyHs256). A token that
+   * was good but has expired is refused with `reason: "expired"`, so a client refreshes it rather
+   * than logging the user out.
+   */
   // eslint-disable-next-line @typescript-eslint/require-await
   async verify(token: string): Promise<AuthUser & { expiresAt: Date }> {
-    const claims = verifyHs256(token, this.key, this.rules) as AccessTokenClaims | null;
+    const claims = verifyHs256(token, this.key, this.rules);
     if (!claims) {
-      throw new DomainError('UNAUTHENTICATED', 'Invalid or expired access token');
+      const expired = expiredHs256Claims(token, this.key, this.rules);
+      if (expired && tokenUser(expired)) {
+        throw new DomainError('UNAUTHENTICATED', 'The access token expired', undefined, {
+          reason: 'expired',
+        });
+      }
+      throw new DomainError('UNAUTHENTICATED', 'Invalid access token');
     }
-    if (
-      typeof claims.sub !== 'string' ||
-      !UUID.test(claims.sub) ||
-      !USER_ROLES.includes(claims.role) ||
-      typeof claims.exp !== 'number'
-    ) {
+    const user = tokenUser(claims);
+    if (!user) {
       throw new DomainError('UNAUTHENTICATED', 'Invalid access token claims');
     }
-    return { id: claims.sub, role: claims.role, expiresAt: new Date(claims.exp * 1000) };
+    return user;
   }
 }

@@ -1,10 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { MessageMappingProperties } from '@nestjs/websockets';
-import type { Observable } from 'rxjs';
-import type { Server, ServerOptions, Socket } from 'socket.io';
+import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
-import { bindMessageHandlers } from './bind-message-handlers.js';
 import type { RedisFanout } from './redis-fanout.js';
 
 /**
@@ -22,13 +19,11 @@ export class SocketIoAdapter extends IoAdapter {
     super(app);
   }
 
-  override bindMessageHandlers(
-    socket: Socket,
-    handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
-  ): void {
-    bindMessageHandlers(socket, handlers, transform);
-  }
+  /**
+   * Nothing per socket: no gateway uses @SubscribeMessage (the video-call gateway binds its own
+   * listeners), yet Nest's default keeps a `disconnect$` observable per socket in a WeakMap.
+   */
+  override bindMessageHandlers(): void {}
 
   /**
    * Nothing per socket. Nest's default registers, with `once`, an arrow around its own closure:

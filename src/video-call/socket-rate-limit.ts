@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { DefaultEventsMap, ExtendedError, Socket } from 'socket.io';
+import { connectError, errorAck } from '../common/errors/ws-ack.js';
 import { RateLimiter } from '../common/rate-limit/rate-limiter.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -63,9 +64,7 @@ export class SocketRateLimit implements OnModuleDestroy {
     if (verdict.allowed) {
       return undefined;
     }
-    const error: ExtendedError = new Error('RATE_LIMITED');
-    error.data = { code: 'RATE_LIMITED', retryAfter: Math.ceil(verdict.retryAfterMs / 1000) };
-    return error;
+    return connectError('RATE_LIMITED', { retryAfter: Math.ceil(verdict.retryAfterMs / 1000) });
   }
 
   /**
@@ -91,10 +90,9 @@ export class SocketRateLimit implements OnModuleDestroy {
     }
     budget.refusedInARow += 1;
     if (typeof ack === 'function') {
-      (ack as (reply: unknown) => void)({
-        ok: false,
-        error: { code: 'RATE_LIMITED', message: `More than ${capacity} messages a second` },
-      });
+      (ack as (reply: unknown) => void)(
+        errorAck('RATE_LIMITED', `More than ${capacity} messages a second`),
+      );
     }
     if (budget.refusedInARow >= FLOOD_FACTOR * capacity) {
       socket.disconnect(true);

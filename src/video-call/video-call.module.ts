@@ -4,6 +4,7 @@ import { SessionsModule } from '../sessions/sessions.module.js';
 import { AttendanceController } from './attendance.controller.js';
 import { AttendanceService } from './attendance.service.js';
 import { CallReconciler } from './call-reconciler.service.js';
+import { EarlyRoomEntry } from './early-room-entry.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 import { InstanceStops } from './instance-stops.service.js';
@@ -11,9 +12,11 @@ import { PresenceDepartures } from './presence-departures.service.js';
 import { PresenceJoins } from './presence-joins.service.js';
 import { PresenceService } from './presence.service.js';
 import { RoomEvents } from './room-events.js';
+import { RoomMembership } from './room-membership.service.js';
 import { VideoCallController } from './video-call.controller.js';
 import { VideoCallGateway } from './video-call.gateway.js';
 import { SocketRateLimit } from './socket-rate-limit.js';
+import { SocketTokenClock } from './socket-token-clock.service.js';
 import { VideoCallService } from './video-call.service.js';
 
 @Module({
@@ -32,6 +35,9 @@ import { VideoCallService } from './video-call.service.js';
     PresenceHeartbeat,
     VideoCallGateway,
     SocketRateLimit,
+    RoomMembership,
+    EarlyRoomEntry,
+    SocketTokenClock,
   ],
   exports: [PresenceService, CallReconciler, InstanceRegistry],
 })

@@ -2,7 +2,13 @@ import { confirmedSession } from '../factories/sessions.js';
 import { PASSWORD, registerUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
 import { io, type Socket } from 'socket.io-client';
-import { connectAs, connected, connectRoom, eventually, request } from '../utils/socket-client.js';
+import {
+  connectAs,
+  connectRoom,
+  eventually,
+  handshakeOutcome,
+  request,
+} from '../utils/socket-client.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 
 describe('rate limits', () => {
@@ -112,13 +118,7 @@ describe('WebSocket handshakes per client address (WS_CONNECT_RATE_LIMIT)', () =
         })
       : connectRoom(url, token);
     sockets.push(socket);
-    try {
-      await connected(socket);
-      return { message: 'connected' };
-    } catch (error) {
-      const { message, data } = error as Error & { data?: unknown };
-      return { message, data };
-    }
+    return handshakeOutcome(socket);
   }
 
   const openSockets = async (t: TestApp) =>

@@ -30,6 +30,19 @@ export function connected(socket: Socket, timeoutMs = 5000): Promise<Socket> {
   });
 }
 
+/** The handshake's outcome: `connected`, or the connect_error's message and data. */
+export async function handshakeOutcome(
+  socket: Socket,
+): Promise<{ message: string; data?: unknown }> {
+  try {
+    await connected(socket);
+    return { message: 'connected' };
+  } catch (error) {
+    const { message, data } = error as Error & { data?: unknown };
+    return { message, data };
+  }
+}
+
 export async function connectAs(baseUrl: string, token: string): Promise<Socket> {
   return connected(connectRoom(baseUrl, token));
 }

@@ -25,6 +25,14 @@ export class ErrorBodyView {
 
   @ApiPropertyOptional({ type: [FieldProblemView], description: 'Present on VALIDATION_FAILED' })
   details?: FieldProblemView[];
+
+  @ApiPropertyOptional({
+    enum: ['expired'],
+    example: 'expired',
+    description:
+      'On UNAUTHENTICATED: why. "expired" when the access token has expired (refresh it rather than log in again)',
+  })
+  reason?: string;
 }
 
 /** Documents an operation's error responses, one per HTTP status, naming the codes it can carry. */

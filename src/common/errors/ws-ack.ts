@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import type { ExtendedError } from 'socket.io';
 import { warnDatabaseUnavailable } from '../../database/outage-log.js';
 import { DomainError } from './domain-error.js';
 import type { ErrorCode } from './error-codes.js';
@@ -8,9 +9,49 @@ import { compileMessageCheck, type MessageCheck } from './message-check.js';
 import { asUnavailable } from './unavailable.js';
 import { assertSafeInput, validationFailed } from './validation.js';
 
-export type Ack<T extends object = object> =
-  | ({ ok: true } & T)
-  | { ok: false; error: { code: ErrorCode; message: string; [field: string]: unknown } };
+/** An error as WebSocket payloads carry it: a code of the registry, its message, code-specific fields. */
+export interface WsError {
+  code: ErrorCode;
+  message: string;
+  [field: string]: unknown;
+}
+
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: WsError };
+
+export function wsError(
+  code: ErrorCode,
+  message: string,
+  extra?: Record<string, unknown>,
+): WsError {
+  return { ...extra, code, message };
+}
+
+/** A refusal as an acknowledgement. */
+export function errorAck(
+  code: ErrorCode,
+  message: string,
+  extra?: Record<string, unknown>,
+): { ok: false; error: WsError } {
+  return { ok: false, error: wsError(code, message, extra) };
+}
+
+/**
+ * A refused handshake, for the namespace middleware's `next`: the client's connect_error has the
+ * code as its message and, as `data`, the code with its code-specific fields (`retryAfter`,
+ * `reason`).
+ */
+export function connectError(code: ErrorCode, extra?: Record<string, unknown>): ExtendedError {
+  const error: ExtendedError = new Error(code);
+  error.data = { ...extra, code };
+  return error;
+}
+
+/** What a handshake check threw, as its connect_error; anything but a DomainError is `fallback`. */
+export function connectErrorOf(thrown: unknown, fallback: ErrorCode): ExtendedError {
+  return thrown instanceof DomainError
+    ? connectError(thrown.code, thrown.extra)
+    : connectError(fallback);
+}
 
 const logger = new Logger('WebSocket');
 
@@ -28,10 +69,10 @@ export async function toAck<T extends object>(work: () => Promise<T>): Promise<A
       if (error.code === 'UNAVAILABLE') {
         warnDatabaseUnavailable('WebSocket', thrown);
       }
-      return { ok: false, error: { ...error.extra, code: error.code, message: error.message } };
+      return errorAck(error.code, error.message, error.extra);
     }
     logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    return { ok: false, error: { code: 'INTERNAL', message: 'Internal server error' } };
+    return errorAck('INTERNAL', 'Internal server error');
   }
 }
 

@@ -1,0 +1,46 @@
+import type { DefaultEventsMap, Socket } from 'socket.io';
+import type { AuthUser } from '../auth/auth-user.js';
+import type { MessageBudget } from './socket-rate-limit.js';
+
+/**
+ * What a socket of the room namespace carries in its own `data`: its user, its token clock, its
+ * message budget and its room commands. It lives and dies with the socket, so nothing keyed by
+ * socket id has to be forgotten at disconnect.
+ */
+export interface SocketState extends MessageBudget {
+  user: AuthUser;
+  /** When the socket's token expires (ms since the epoch). */
+  expiresAt: number;
+  /** Whether `token-expiring` was sent for the current token. */
+  warned: boolean;
+  /** The socket's join/leave in progress: room commands of one socket apply in the order sent. */
+  roomCommands?: Promise<void>;
+  /** A session whose room the socket entered ahead of its join's verdict: no signals into it yet. */
+  entering?: string;
+  /** A session whose room the socket is leaving by its own `leave-room` (not a disconnect). */
+  leaving?: string;
+}
+
+export type RoomSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
+
+/**
+ * A new socket's state. Every field in one literal (no spread, nothing added later): the object
+ * keeps them all in-object, with no separate property array.
+ */
+export function newSocketState(
+  user: AuthUser,
+  expiresAt: Date,
+  budget: MessageBudget,
+): SocketState {
+  return {
+    user,
+    expiresAt: expiresAt.getTime(),
+    warned: false,
+    tokens: budget.tokens,
+    refilledAt: budget.refilledAt,
+    refusedInARow: 0,
+    roomCommands: undefined,
+    entering: undefined,
+    leaving: undefined,
+  };
+}
