@@ -22,6 +22,8 @@ import {
   SIGNAL_MAX_BYTES,
   SignalMessage,
 } from './dto/room.messages.js';
+import type { IceServersView } from './dto/ice-servers.views.js';
+import { IceServersService } from './ice-servers.service.js';
 import { PresenceService, type JoinResult, type LocalMember } from './presence.service.js';
 import { RoomEvents, type RoomEvent } from './room-events.js';
 import { SocketRateLimit, type MessageBudget } from './socket-rate-limit.js';
@@ -102,6 +104,7 @@ export class VideoCallGateway
     private readonly roomEvents: RoomEvents,
     private readonly metrics: MetricsService,
     private readonly rateLimit: SocketRateLimit,
+    private readonly ice: IceServersService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -285,13 +288,17 @@ export class VideoCallGateway
     );
   }
 
-  joinRoom(socket: RoomSocket, body: unknown): Promise<Ack<Omit<JoinResult, 'parties'>>> {
+  joinRoom(
+    socket: RoomSocket,
+    body: unknown,
+  ): Promise<Ack<Omit<JoinResult, 'parties'> & Pick<IceServersView, 'iceServers'>>> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(JoinRoomMessage, body);
       const { status, participants } = await this.inOrder(socket, () =>
         this.join(socket, sessionId),
       );
-      return { sessionId, status, participants };
+      const { iceServers } = this.ice.issue(socket.data.user, 'join-room');
+      return { sessionId, status, participants, iceServers };
     });
   }
 

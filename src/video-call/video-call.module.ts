@@ -3,6 +3,7 @@ import { AuthModule } from '../auth/auth.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { AttendanceController } from './attendance.controller.js';
 import { CallReconciler } from './call-reconciler.service.js';
+import { IceServersService } from './ice-servers.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 import { PresenceService } from './presence.service.js';
@@ -26,6 +27,7 @@ import { VideoCallService } from './video-call.service.js';
     VideoCallGateway,
     SocketRateLimit,
     SessionAccessGuard,
+    IceServersService,
   ],
   exports: [PresenceService, CallReconciler, InstanceRegistry],
 })
