@@ -228,10 +228,22 @@ async function selectedPairs(page: Page) {
             ]);
           }
           await pages[0].screenshot({ path: screenshotPath('demo-relay-client') });
-          // coturn allocated for both users, by the names the service gave them.
-          const log = coturn.log();
-          for (const who of [party.client, party.psychologist]) {
-            expect(log).toMatch(new RegExp(`user <\\d+:${who.id}>`));
+          // Each page used a relay credential in its own user's name (from the API).
+          for (const [page, who] of [
+            [pages[0], party.client],
+            [pages[1], party.psychologist],
+          ] as const) {
+            const servers = await page.evaluate(
+              () =>
+                (
+                  globalThis as unknown as { peerConnections: RTCPeerConnection[] }
+                ).peerConnections[0].getConfiguration().iceServers,
+            );
+            const relay = relayOf(
+              (servers ?? []).map((s) => ({ ...s, urls: [s.urls].flat() })),
+            );
+            expect(relay.username).toMatch(new RegExp(`^\\d+:${who.id}$`));
+            issued.push(relay.credential);
           }
         } finally {
           await Promise.all(contexts.map((c) => c.close()));
