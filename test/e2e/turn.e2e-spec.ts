@@ -6,6 +6,7 @@ import { coturnAvailable, Coturn } from '../utils/coturn.js';
 import { parsePrometheus, sampleValue } from '../utils/prometheus.js';
 import { connectAs, request, sleep } from '../utils/socket-client.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
+import { turnAllocate } from '../utils/turn-allocate.js';
 
 const TURN_SECRET = 'the-relay-secret-shared-with-coturn-0123456789';
 const BROWSER_TIMEOUT_MS = 90_000;
@@ -107,12 +108,13 @@ async function selectedPairs(page: Page) {
       60,
     );
 
+    for (const { relay } of [client, psychologist]) {
+      await expect(turnAllocate(coturn.port, relay.username, relay.credential)).resolves.toBe(200);
+    }
+    // And relays data between two allocations (turnutils_uclient, as the README checks a relay).
     await expect(coturn.allocate(client.relay.username, client.relay.credential)).resolves.toBe(
       true,
     );
-    await expect(
-      coturn.allocate(psychologist.relay.username, psychologist.relay.credential),
-    ).resolves.toBe(true);
 
     const after = sampleValue(
       parsePrometheus((await t.api.get('/metrics')).text),
@@ -131,25 +133,31 @@ async function selectedPairs(page: Page) {
       const relay = relayOf(ack.iceServers);
       issued.push(relay.credential);
       expect(relay.username).toMatch(new RegExp(`^\\d+:${party.client.id}$`));
-      await expect(coturn.allocate(relay.username, relay.credential)).resolves.toBe(true);
+      await expect(turnAllocate(coturn.port, relay.username, relay.credential)).resolves.toBe(200);
     } finally {
       socket.disconnect();
     }
   });
 
-  it('coturn refuses a tampered credential, and one borrowed by another user', async () => {
+  it('coturn answers 401 to a tampered credential, and to one borrowed by another user', async () => {
     const { party, id } = await confirmedSession(t);
     const { relay } = await iceServersOf(t, id, party.client);
+    const allocate = (username: string, password: string) =>
+      turnAllocate(coturn.port, username, password);
     const flipped = `${relay.credential[0] === 'A' ? 'B' : 'A'}${relay.credential.slice(1)}`;
-    await expect(coturn.allocate(relay.username, flipped)).resolves.toBe(false);
+    await expect(allocate(relay.username, flipped)).resolves.toBe(401);
     const [expiry] = relay.username.split(':');
-    await expect(
-      coturn.allocate(`${expiry}:${party.psychologist.id}`, relay.credential),
-    ).resolves.toBe(false);
+    await expect(allocate(`${expiry}:${party.psychologist.id}`, relay.credential)).resolves.toBe(
+      401,
+    );
     // Later expiry, same signature: the expiry is signed too.
     await expect(
-      coturn.allocate(`${Number(expiry) + 3600}:${party.client.id}`, relay.credential),
-    ).resolves.toBe(false);
+      allocate(`${Number(expiry) + 3600}:${party.client.id}`, relay.credential),
+    ).resolves.toBe(401);
+    // turnutils_uclient, as the README's check runs it, fails too.
+    await expect(coturn.allocate(relay.username, flipped)).resolves.toBe(false);
+    // The untouched credential still works: the refusals were the tampering's.
+    await expect(allocate(relay.username, relay.credential)).resolves.toBe(200);
   });
 
   it('a credential expires when TURN_CREDENTIAL_TTL_SECONDS says, and coturn then refuses it', async () => {
@@ -164,9 +172,10 @@ async function selectedPairs(page: Page) {
       const { party, id } = await confirmedSession(short);
       const { relay, expiresAt } = await iceServersOf(short, id, party.client);
       expect(Math.abs(expiresAt.getTime() - Date.now() - 3000)).toBeLessThan(1500);
-      await expect(coturn.allocate(relay.username, relay.credential)).resolves.toBe(true);
+      const allocate = () => turnAllocate(coturn.port, relay.username, relay.credential);
+      await expect(allocate()).resolves.toBe(200);
       await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 1500);
-      await expect(coturn.allocate(relay.username, relay.credential)).resolves.toBe(false);
+      await expect(allocate()).resolves.toBe(401);
     } finally {
       await short.close();
     }
@@ -239,9 +248,7 @@ async function selectedPairs(page: Page) {
                   globalThis as unknown as { peerConnections: RTCPeerConnection[] }
                 ).peerConnections[0].getConfiguration().iceServers,
             );
-            const relay = relayOf(
-              (servers ?? []).map((s) => ({ ...s, urls: [s.urls].flat() })),
-            );
+            const relay = relayOf((servers ?? []).map((s) => ({ ...s, urls: [s.urls].flat() })));
             expect(relay.username).toMatch(new RegExp(`^\\d+:${who.id}$`));
             issued.push(relay.credential);
           }
