@@ -77,6 +77,11 @@ async function selectedPairs(page: Page) {
     await coturn?.stop();
   });
 
+  async function issuedVia(via: 'rest' | 'join-room'): Promise<number> {
+    const samples = parsePrometheus((await t.api.get('/metrics')).text);
+    return sampleValue(samples, 'turn_credentials_issued_total', { via }) ?? 0;
+  }
+
   async function iceServersOf(app: TestApp, id: string, who: TestUser) {
     const res = await app.api
       .get(`/api/video-calls/ice-servers/${id}`)
@@ -90,11 +95,7 @@ async function selectedPairs(page: Page) {
 
   it('hands each participant a credential of their own, which the real coturn accepts', async () => {
     const { party, id } = await confirmedSession(t);
-    const before = sampleValue(
-      parsePrometheus((await t.api.get('/metrics')).text),
-      'turn_credentials_issued_total',
-      { via: 'rest' },
-    );
+    const before = await issuedVia('rest');
     const client = await iceServersOf(t, id, party.client);
     const psychologist = await iceServersOf(t, id, party.psychologist);
 
@@ -116,19 +117,16 @@ async function selectedPairs(page: Page) {
       true,
     );
 
-    const after = sampleValue(
-      parsePrometheus((await t.api.get('/metrics')).text),
-      'turn_credentials_issued_total',
-      { via: 'rest' },
-    );
-    expect(after).toBe((before ?? 0) + 2);
+    expect(await issuedVia('rest')).toBe(before + 2);
   });
 
   it('the join-room acknowledgement carries the same kind of credential', async () => {
     const { party, id } = await confirmedSession(t);
     const socket = await connectAs(t.url, party.client.token);
     try {
+      const before = await issuedVia('join-room');
       const ack = await request(socket, 'join-room', { sessionId: id });
+      expect(await issuedVia('join-room')).toBe(before + 1);
       expect(ack.ok).toBe(true);
       const relay = relayOf(ack.iceServers);
       issued.push(relay.credential);
@@ -258,6 +256,20 @@ async function selectedPairs(page: Page) {
       },
       BROWSER_TIMEOUT_MS * 2,
     );
+  });
+
+  it('the API documents show placeholders, never a working credential', async () => {
+    const openapi = (await t.api.get('/api/docs-json')).body;
+    const asyncapi = (await t.api.get('/api/asyncapi.json')).body;
+    const examples = [
+      openapi.components.schemas.IceServerView.properties.credential.example,
+      asyncapi.components.schemas.JoinRoomResult.examples[0].iceServers[0].credential,
+    ];
+    for (const example of examples) {
+      expect(example).toEqual(expect.any(String));
+      // base64 of a 20-byte HMAC-SHA1 is 28 characters ending in one '='.
+      expect(example).not.toMatch(/^[A-Za-z0-9+/]{27}=$/);
+    }
   });
 
   it('no credential it handed out is in its logs', () => {
