@@ -19,6 +19,8 @@ const params = new URLSearchParams(location.search);
 const hash = new URLSearchParams(location.hash.slice(1));
 const sessionId = params.get('sessionId');
 const token = hash.get('token');
+/** `?relay=1`: media only through the TURN relay, as behind a NAT that allows nothing else. */
+const relayOnly = params.get('relay') === '1';
 
 function showError(message) {
   ui.error.textContent = message;
@@ -70,7 +72,10 @@ const FIRST_OFFER_WAIT_MS = 3000;
  * FIRST_OFFER_WAIT_MS (the other side may still hold an earlier connection to us).
  */
 function createPeer(otherUserId) {
-  const pc = new RTCPeerConnection({ iceServers });
+  const pc = new RTCPeerConnection({
+    iceServers,
+    iceTransportPolicy: relayOnly ? 'relay' : 'all',
+  });
   const state = {
     pc,
     otherUserId,
@@ -198,9 +203,33 @@ async function join() {
   ui.error.hidden = true;
   ui.room.textContent = 'joined';
   ui.status.textContent = ack.status;
+  // Fresh credentials on every join (a reconnect may come after the earlier ones expired).
+  iceServers = ack.iceServers ?? iceServers;
   const other = ack.participants.find((p) => p.userId !== me);
   if (other) {
     ensurePeer(other.userId);
+  }
+}
+
+/**
+ * The ICE servers for this session, with a TURN credential of this user's own, from the API with
+ * the page's token; the public config.json (STUN only) when the API refuses (e.g. TOO_EARLY).
+ */
+async function loadIceServers() {
+  try {
+    const res = await fetch(`/api/video-calls/ice-servers/${encodeURIComponent(sessionId)}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.ok) {
+      return (await res.json()).iceServers;
+    }
+  } catch (error) {
+    console.warn('ice-servers failed', error);
+  }
+  try {
+    return (await (await fetch('config.json')).json()).iceServers ?? [];
+  } catch {
+    return [];
   }
 }
 
@@ -209,12 +238,7 @@ async function start() {
     showError('Open this page as /demo/?sessionId=SESSION_ID#token=ACCESS_TOKEN');
     return;
   }
-  try {
-    const config = await (await fetch('config.json')).json();
-    iceServers = config.iceServers ?? [];
-  } catch {
-    iceServers = [];
-  }
+  iceServers = await loadIceServers();
   try {
     localStream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
     ui.local.srcObject = localStream;

@@ -81,7 +81,7 @@ const schemas: Record<string, Schema> = {
   },
   JoinRoomResult: {
     type: 'object',
-    required: ['ok', 'sessionId', 'status', 'participants'],
+    required: ['ok', 'sessionId', 'status', 'participants', 'iceServers'],
     additionalProperties: false,
     properties: {
       ok: { const: true },
@@ -98,6 +98,27 @@ const schemas: Record<string, Schema> = {
           properties: { userId: uuid, role: schemaRef('ParticipantRole') },
         },
       },
+      iceServers: {
+        type: 'array',
+        description:
+          "For `new RTCPeerConnection({ iceServers })`: STUN_URLS, and the TURN relay with a short-lived credential of the caller's own (as GET /api/video-calls/ice-servers/{sessionId} answers); empty without either",
+        items: {
+          type: 'object',
+          required: ['urls'],
+          additionalProperties: false,
+          properties: {
+            urls: { type: 'array', items: { type: 'string' } },
+            username: {
+              type: 'string',
+              description: 'TURN only: `<expiry unix seconds>:<userId>` (TURN REST API)',
+            },
+            credential: {
+              type: 'string',
+              description: 'TURN only: base64(HMAC-SHA1(TURN_SECRET, username))',
+            },
+          },
+        },
+      },
     },
     examples: [
       {
@@ -105,6 +126,13 @@ const schemas: Record<string, Schema> = {
         sessionId: SESSION_ID,
         status: 'Confirmed',
         participants: [{ userId: USER_ID, role: 'client' }],
+        iceServers: [
+          {
+            urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349'],
+            username: `1767261600:${USER_ID}`,
+            credential: '<base64 HMAC-SHA1 of the username>',
+          },
+        ],
       },
     ],
   },

@@ -41,14 +41,18 @@ export interface AppConfig {
   trustProxy: boolean;
   /** `GET /metrics`: served unless disabled; `token` set = a bearer token of its own required. */
   metrics: { enabled: boolean; token: string | undefined };
-  /** RTCPeerConnection `iceServers` handed to the /demo client (STUN/TURN of the deployment). */
-  iceServers: IceServer[];
+  /** `stun:` URLs handed to every client; they carry no credential. */
+  stunUrls: string[];
+  /** The TURN relay (coturn `use-auth-secret`); undefined when TURN_URLS is unset. */
+  turn: TurnConfig | undefined;
+  /** Lifetime of issued TURN credentials; long enough to outlast the longest call. */
+  turnCredentialTtlSeconds: number;
 }
 
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
+export interface TurnConfig {
+  urls: string[];
+  /** coturn's `static-auth-secret`: signs the per-user credentials (TURN REST API). */
+  secret: string;
 }
 
 export class ConfigError extends Error {
@@ -132,47 +136,39 @@ class EnvReader {
   }
 }
 
-/** `ICE_SERVERS`: a JSON array of RTCIceServer objects, e.g. `[{"urls":"stun:stun.example.com"}]`. */
-function parseIceServers(raw: string | undefined, problems: string[]): IceServer[] {
-  if (raw === undefined) {
-    return [];
-  }
-  const refuse = () => {
-    problems.push(
-      'ICE_SERVERS must be a JSON array of {urls, username?, credential?} with stun:, stuns:, turn: or turns: URLs',
-    );
-    return [];
-  };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return refuse();
-  }
-  if (!Array.isArray(parsed)) {
-    return refuse();
-  }
-  const servers: IceServer[] = [];
-  for (const entry of parsed as unknown[]) {
-    if (typeof entry !== 'object' || entry === null) {
-      return refuse();
+/** A comma-separated list of URLs whose scheme is one of `schemes` (e.g. `turn:host:3478`). */
+function urlList(r: EnvReader, name: string, schemes: string[]): string[] {
+  const urls = (r.raw(name) ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  const pattern = new RegExp(`^(${schemes.join('|')}):[^\\s,]+$`);
+  for (const url of urls) {
+    if (!pattern.test(url)) {
+      r.problems.push(
+        `${name} entry "${url}" must be a ${schemes.map((s) => `${s}:`).join(' or ')} URL`,
+      );
     }
-    const { urls, username, credential } = entry as Record<string, unknown>;
-    const list = Array.isArray(urls) ? (urls as unknown[]) : [urls];
-    const validUrls =
-      list.length > 0 &&
-      list.every((u) => typeof u === 'string' && /^(stuns?|turns?):\S+$/.test(u));
-    const optional = (v: unknown) => v === undefined || typeof v === 'string';
-    if (!validUrls || !optional(username) || !optional(credential)) {
-      return refuse();
-    }
-    servers.push({
-      urls: urls as string | string[],
-      ...(typeof username === 'string' ? { username } : {}),
-      ...(typeof credential === 'string' ? { credential } : {}),
-    });
   }
-  return servers;
+  return urls;
+}
+
+/** TURN_URLS with TURN_SECRET: a relay whose credentials only this service can mint. */
+function readTurn(r: EnvReader): TurnConfig | undefined {
+  const urls = urlList(r, 'TURN_URLS', ['turn', 'turns']);
+  const secret = r.raw('TURN_SECRET');
+  if (secret !== undefined && Buffer.byteLength(secret, 'utf8') < 32) {
+    r.problems.push('TURN_SECRET must be at least 32 bytes long');
+  }
+  if (urls.length === 0) {
+    return undefined;
+  }
+  // Without the secret no credential coturn accepts can be issued, in any environment.
+  if (secret === undefined) {
+    r.problems.push("TURN_SECRET (coturn's static-auth-secret) is required with TURN_URLS");
+    return undefined;
+  }
+  return { urls, secret };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -225,6 +221,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     r.problems.push('METRICS_TOKEN must be at least 16 characters long');
   }
 
+  if (r.raw('ICE_SERVERS') !== undefined) {
+    r.problems.push(
+      'ICE_SERVERS is no longer read: set STUN_URLS for STUN servers, and TURN_URLS with TURN_SECRET for a relay with per-user credentials',
+    );
+  }
+  const joinEarlyMinutes = r.int('JOIN_EARLY_MINUTES', 15, 0, 24 * 60);
+  const maxCallMinutes = r.int('MAX_CALL_MINUTES', 240, 1, 24 * 60);
+
   const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info');
 
   const config: AppConfig = {
@@ -253,14 +257,22 @@ export function loadConfig(env: Env = process.env): AppConfig {
     wsRateLimit: r.int('WS_RATE_LIMIT', 50, 1, 100_000),
     wsConnectRateLimit: r.int('WS_CONNECT_RATE_LIMIT', 60, 1, 100_000),
     corsOrigins,
-    joinEarlyMinutes: r.int('JOIN_EARLY_MINUTES', 15, 0, 24 * 60),
-    maxCallMinutes: r.int('MAX_CALL_MINUTES', 240, 1, 24 * 60),
+    joinEarlyMinutes,
+    maxCallMinutes,
     noShowAfterMinutes: r.int('NO_SHOW_AFTER_MINUTES', 15, 1, 24 * 60),
     webhookAllowPrivate: r.bool('WEBHOOK_ALLOW_PRIVATE', false),
     webhookRetentionDays: r.int('WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
     trustProxy: r.bool('TRUST_PROXY', false),
     metrics: { enabled: r.bool('METRICS_ENABLED', true), token: metricsToken },
-    iceServers: parseIceServers(r.raw('ICE_SERVERS'), r.problems),
+    stunUrls: urlList(r, 'STUN_URLS', ['stun', 'stuns']),
+    turn: readTurn(r),
+    // A participant who joins as the room opens keeps a working relay until the call cap ends it.
+    turnCredentialTtlSeconds: r.int(
+      'TURN_CREDENTIAL_TTL_SECONDS',
+      (joinEarlyMinutes + maxCallMinutes) * 60,
+      1,
+      7 * 24 * 3600,
+    ),
   };
 
   if (r.problems.length > 0) {

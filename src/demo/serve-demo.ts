@@ -24,8 +24,9 @@ function demoRoot(): string {
 
 /**
  * The reference browser client at `/demo/` (plain ES modules, no build step), the browser build of
- * socket.io-client it imports (`/demo/vendor/socket.io/`), and `/demo/config.json` with the ICE
- * servers of this deployment (ICE_SERVERS).
+ * socket.io-client it imports (`/demo/vendor/socket.io/`), and `/demo/config.json` with the STUN
+ * servers of this deployment (STUN_URLS). It is public, so it never carries a TURN credential:
+ * the page asks GET /api/video-calls/ice-servers/:sessionId for those, with its token.
  */
 export async function serveDemo(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   const socketIoDist = join(
@@ -52,6 +53,7 @@ export async function serveDemo(app: NestFastifyApplication, config: AppConfig):
     void reply.redirect(`/demo/${query}`, 301);
   });
   fastify.get('/demo/config.json', (_request, reply) => {
-    void reply.header('cache-control', 'no-store').send({ iceServers: config.iceServers });
+    const iceServers = config.stunUrls.length > 0 ? [{ urls: config.stunUrls }] : [];
+    void reply.header('cache-control', 'no-store').send({ iceServers });
   });
 }

@@ -73,6 +73,13 @@ export class MetricsService implements OnModuleDestroy {
     registers: [this.registry],
   });
 
+  private readonly turnCredentials = new Counter({
+    name: 'turn_credentials_issued_total',
+    help: 'TURN credentials handed out, by where: rest (GET ice-servers) or join-room (its acknowledgement)',
+    labelNames: ['via'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sessionEvents: SessionEvents) {
     collectDefaultMetrics({ register: this.registry });
     const namespaceOf = () => this.namespace;
@@ -114,6 +121,10 @@ export class MetricsService implements OnModuleDestroy {
 
   presenceRepair(kind: 'fenced' | 'buried' | 'closed' | 'restored' | 'evicted' | 'extended'): void {
     this.presenceRepairs.inc({ kind });
+  }
+
+  turnCredentialIssued(via: 'rest' | 'join-room'): void {
+    this.turnCredentials.inc({ via });
   }
 
   reconcilerRun(outcome: 'ok' | 'error', seconds: number): void {

@@ -1,13 +1,15 @@
-import { Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { SessionView } from '../sessions/dto/session.views.js';
 import { ACCESS } from '../sessions/session-access.js';
+import { IceServersView } from './dto/ice-servers.views.js';
 import { VideoCallView } from './dto/video-call.views.js';
 import { AccessedSession, SessionAccess } from '../sessions/session-access.guard.js';
 import type { SessionRecord } from '../sessions/session-record.js';
+import { IceServersService } from './ice-servers.service.js';
 import { VideoCallService } from './video-call.service.js';
 
 @ApiTags('video-calls')
@@ -15,7 +17,10 @@ import { VideoCallService } from './video-call.service.js';
 @ApiParam({ name: 'sessionId', format: 'uuid' })
 @Controller('video-calls')
 export class VideoCallController {
-  constructor(private readonly calls: VideoCallService) {}
+  constructor(
+    private readonly calls: VideoCallService,
+    private readonly ice: IceServersService,
+  ) {}
 
   @Post('start/:sessionId')
   @HttpCode(200)
@@ -76,5 +81,34 @@ export class VideoCallController {
   @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
   details(@AccessedSession() session: SessionRecord): Promise<VideoCallView> {
     return this.calls.details(session);
+  }
+
+  @Get('ice-servers/:sessionId')
+  @SessionAccess(ACCESS.start, 'sessionId')
+  // A credential is the caller's own: no cache along the way may keep or share it.
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    operationId: 'getIceServers',
+    summary:
+      "The ICE servers for this session's call, with a short-lived TURN credential of the caller's own",
+    description:
+      'The checks and their order are those of join-room. Pass `iceServers` to `new RTCPeerConnection({ iceServers })`.',
+  })
+  @ApiOkResponse({ type: IceServersView })
+  @ApiErrors(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'NOT_PARTICIPANT',
+    'PAYMENT_NOT_CONFIRMED',
+    'NOT_FOUND',
+    'TOO_EARLY',
+    'INVALID_TRANSITION',
+  )
+  iceServers(
+    @AccessedSession() session: SessionRecord,
+    @CurrentUser() user: AuthUser,
+  ): IceServersView {
+    return this.ice.forRoom(session, user);
   }
 }

@@ -28,6 +28,8 @@ import {
   SIGNAL_MAX_BYTES,
   SignalMessage,
 } from './dto/room.messages.js';
+import type { IceServersView } from './dto/ice-servers.views.js';
+import { IceServersService } from './ice-servers.service.js';
 import type { JoinedSession, JoinResult, LocalMember } from './presence.service.js';
 import { RoomEvents, type RoomEvent } from './room-events.js';
 import { RoomMembership } from './room-membership.service.js';
@@ -85,6 +87,7 @@ export class VideoCallGateway
     private readonly roomEvents: RoomEvents,
     private readonly metrics: MetricsService,
     private readonly rateLimit: SocketRateLimit,
+    private readonly ice: IceServersService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -195,11 +198,15 @@ export class VideoCallGateway
     );
   }
 
-  joinRoom(socket: RoomSocket, body: unknown): Promise<Ack<Omit<JoinResult, 'parties'>>> {
+  joinRoom(
+    socket: RoomSocket,
+    body: unknown,
+  ): Promise<Ack<Omit<JoinResult, 'parties'> & Pick<IceServersView, 'iceServers'>>> {
     return toAck(async () => {
       const { sessionId } = await parseMessage(JoinRoomMessage, body);
       const { status, participants } = await this.membership.join(socket, sessionId);
-      return { sessionId, status, participants };
+      const { iceServers } = this.ice.issue(socket.data.user, 'join-room');
+      return { sessionId, status, participants, iceServers };
     });
   }
 

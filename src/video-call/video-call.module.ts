@@ -5,6 +5,7 @@ import { AttendanceController } from './attendance.controller.js';
 import { AttendanceService } from './attendance.service.js';
 import { CallReconciler } from './call-reconciler.service.js';
 import { EarlyRoomEntry } from './early-room-entry.service.js';
+import { IceServersService } from './ice-servers.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 import { InstanceStops } from './instance-stops.service.js';
@@ -38,6 +39,7 @@ import { VideoCallService } from './video-call.service.js';
     RoomMembership,
     EarlyRoomEntry,
     SocketTokenClock,
+    IceServersService,
   ],
   exports: [PresenceService, CallReconciler, InstanceRegistry],
 })

@@ -63,6 +63,7 @@ const ROUTES = {
     leaves: { status: 'Completed', cause: 'end' },
   },
   'GET /api/video-calls/session/{sessionId}': {},
+  'GET /api/video-calls/ice-servers/{sessionId}': {},
 } satisfies Record<string, RouteSpec>;
 type Route = keyof typeof ROUTES;
 const ROUTE_KEYS = Object.keys(ROUTES) as Route[];
@@ -124,7 +125,17 @@ const MATRIX: Array<[Route, Actor, number, string]> = [
   ['GET /api/video-calls/session/{sessionId}', 'client', 200, OK],
   ['GET /api/video-calls/session/{sessionId}', 'psychologist', 200, OK],
   ['GET /api/video-calls/session/{sessionId}', 'admin', 200, OK],
+
+  // A relay credential only for whoever may join the call: join-room's checks, in its order.
+  ['GET /api/video-calls/ice-servers/{sessionId}', 'stranger client', 403, 'NOT_PARTICIPANT'],
+  ['GET /api/video-calls/ice-servers/{sessionId}', 'stranger psychologist', 403, 'NOT_PARTICIPANT'],
+  ['GET /api/video-calls/ice-servers/{sessionId}', 'client', 200, OK],
+  ['GET /api/video-calls/ice-servers/{sessionId}', 'psychologist', 200, OK],
+  ['GET /api/video-calls/ice-servers/{sessionId}', 'admin', 403, 'FORBIDDEN'],
 ];
+
+/** A relay of the test's own name; nothing connects to it here, credentials are only issued. */
+const TURN_URL = 'turn:turn.test.local:3478';
 
 /** Client -> server events that name a session (PRODUCT.md section 5). */
 const WS_EVENTS = ['join-room', 'leave-room', 'signal'] as const;
@@ -177,7 +188,13 @@ describe('BOLA matrix: who may touch a session by its id', () => {
   const nextSlot = () => new Date(Date.now() + 60_000 + slot++ * 16 * 60_000).toISOString();
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { JOIN_EARLY_MINUTES: String(JOIN_EARLY_MINUTES) } });
+    t = await startTestApp({
+      env: {
+        JOIN_EARLY_MINUTES: String(JOIN_EARLY_MINUTES),
+        TURN_URLS: TURN_URL,
+        TURN_SECRET: 'a-turn-secret-of-at-least-32-bytes!!',
+      },
+    });
     const [p, strangerClient, strangerPsychologist] = await Promise.all([
       createParty(t),
       registerUser(t, 'client'),
@@ -270,9 +287,20 @@ describe('BOLA matrix: who may touch a session by its id', () => {
 
   const refused = (code: string) => ({ ok: false, error: expect.objectContaining({ code }) });
 
+  /** The ICE servers of one user: the relay with a credential in their name. */
+  const iceServersOf = (who: TestUser) => [
+    {
+      urls: [TURN_URL],
+      username: expect.stringMatching(new RegExp(`^\\d+:${who.id}$`)),
+      credential: expect.any(String),
+    },
+  ];
+
   /** The body a successful cell answers, about the session asked for and nothing else. */
-  function expectAnswerAbout(route: Route, body: any, id: string): void {
-    if (route.endsWith('/history')) {
+  function expectAnswerAbout(route: Route, body: any, id: string, who: TestUser): void {
+    if (route.includes('/ice-servers/')) {
+      expect(body).toEqual({ iceServers: iceServersOf(who), expiresAt: expect.any(String) });
+    } else if (route.endsWith('/history')) {
       expect(body.map((c: { cause: string }) => c.cause)).toEqual(['payment', 'start']);
     } else if (route.endsWith('/attendance')) {
       expect(body.map((a: { userId: string }) => a.userId)).toEqual([
@@ -300,7 +328,7 @@ describe('BOLA matrix: who may touch a session by its id', () => {
         return;
       }
       expect(res.status).toBe(status);
-      expectAnswerAbout(route, res.body, id);
+      expectAnswerAbout(route, res.body, id, users[actor]);
       const after = await snapshot(id);
       if (spec.leaves) {
         expect(after.row.status).toBe(spec.leaves.status);
@@ -363,6 +391,58 @@ describe('BOLA matrix: who may touch a session by its id', () => {
     });
   });
 
+  describe('GET /api/video-calls/ice-servers/{sessionId}: the checks of join-room', () => {
+    const TOO_EARLY_START = () => new Date(Date.now() + (JOIN_EARLY_MINUTES + 60) * 60_000);
+
+    // prettier-ignore
+    const ROOM_CASES: Array<[string, () => Promise<string>, number, string]> = [
+      ['unpaid', () => sessionIn('Pending'), 403, 'PAYMENT_NOT_CONFIRMED'],
+      ['too early', async () => {
+        const { id } = await bookSession(t, party, { scheduledStart: TOO_EARLY_START().toISOString(), durationMinutes: 15 });
+        await pay(t, party, id);
+        return id;
+      }, 409, 'TOO_EARLY'],
+      ['finished', async () => {
+        const id = await sessionIn('In Progress');
+        const res = await t.api.post(`/api/video-calls/end/${id}`).set('Authorization', party.client.auth);
+        expect(res.status).toBe(200);
+        return id;
+      }, 409, 'INVALID_TRANSITION'],
+      ['cancelled', async () => {
+        const id = await sessionIn('Confirmed');
+        const res = await t.api.post(`/api/sessions/${id}/cancel`).set('Authorization', party.client.auth).send({ reason: 'matrix' });
+        expect(res.status).toBe(200);
+        return id;
+      }, 409, 'INVALID_TRANSITION'],
+    ];
+
+    test.each(ROOM_CASES)(
+      'a %s session -> %i %s, as join-room refuses it, and nothing changes',
+      async (_name, make, status, code) => {
+        const id = await make();
+        const before = await snapshot(id);
+        for (const who of [party.client, party.psychologist]) {
+          const res = await t.api
+            .get(`/api/video-calls/ice-servers/${id}`)
+            .set('Authorization', who.auth);
+          expectError(res, status, code);
+          expect(JSON.stringify(res.body)).not.toContain('credential');
+          const socket = await socketOf(who);
+          expect(await request(socket, 'join-room', { sessionId: id })).toEqual(refused(code));
+        }
+        expect(await snapshot(id)).toEqual(before);
+      },
+    );
+
+    it('a stranger learns no more of an unpaid session than NOT_PARTICIPANT', async () => {
+      const id = await sessionIn('Pending');
+      const res = await t.api
+        .get(`/api/video-calls/ice-servers/${id}`)
+        .set('Authorization', strangers.client.auth);
+      expectError(res, 403, 'NOT_PARTICIPANT');
+    });
+  });
+
   describe('WebSocket /video-calls', () => {
     test.each(WS_MATRIX)('%s by %s -> %s', async (event, actor, expected) => {
       const who = users[actor];
@@ -379,6 +459,7 @@ describe('BOLA matrix: who may touch a session by its id', () => {
               sessionId: id,
               status: 'Confirmed',
               participants: [{ userId: who.id, role: actor }],
+              iceServers: iceServersOf(who),
             });
             expect(await presentUsers(id)).toEqual([who.id]);
           } else {

@@ -2,10 +2,16 @@ import { startTestApp, type TestApp } from '../utils/test-app.js';
 
 describe('/demo reference client (static files)', () => {
   let t: TestApp;
-  const ice = [{ urls: 'turn:turn.example.com:3478', username: 'demo', credential: 'secret' }];
+  const TURN_SECRET = 'a-turn-secret-of-at-least-32-bytes!!';
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { ICE_SERVERS: JSON.stringify(ice) } });
+    t = await startTestApp({
+      env: {
+        STUN_URLS: 'stun:turn.example.com:3478',
+        TURN_URLS: 'turn:turn.example.com:3478',
+        TURN_SECRET,
+      },
+    });
   });
   afterAll(() => t.close());
 
@@ -41,9 +47,17 @@ describe('/demo reference client (static files)', () => {
     );
   });
 
-  it('hands the configured ICE servers to the client', async () => {
+  it('hands out the STUN servers publicly, and never a TURN URL or credential', async () => {
     const res = await t.api.get('/demo/config.json');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ iceServers: ice });
+    expect(res.body).toEqual({ iceServers: [{ urls: ['stun:turn.example.com:3478'] }] });
+    expect(res.text).not.toMatch(/turn:|credential|username/);
+  });
+
+  it('takes its ICE servers from the API with its token, and can force the relay', async () => {
+    const script = (await t.api.get('/demo/demo.js')).text;
+    expect(script).toContain('/api/video-calls/ice-servers/');
+    expect(script).toMatch(/authorization: `Bearer \$\{token\}`/);
+    expect(script).toMatch(/iceTransportPolicy: relayOnly \? 'relay'/);
   });
 });

@@ -24,8 +24,15 @@ describe('deployment files', () => {
   };
   const services = compose.services;
 
-  it('compose runs PostgreSQL, Redis, two app replicas and a load balancer, each with a health check', () => {
-    expect(Object.keys(services).sort()).toEqual(['app1', 'app2', 'lb', 'postgres', 'redis']);
+  it('compose runs PostgreSQL, Redis, two app replicas, a load balancer and a TURN relay, each with a health check', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'app1',
+      'app2',
+      'coturn',
+      'lb',
+      'postgres',
+      'redis',
+    ]);
     for (const [name, service] of Object.entries(services)) {
       expect([name, service.healthcheck?.test]).toEqual([name, expect.anything()]);
     }
@@ -38,6 +45,21 @@ describe('deployment files', () => {
       });
     }
     expect(services.lb.volumes).toContain('./deploy/nginx.conf:/etc/nginx/nginx.conf:ro');
+  });
+
+  it('the relay checks the credentials the apps issue, with the same secret', () => {
+    const coturn = services.coturn as ComposeService & { command: string[] };
+    expect(coturn.command).toContain('--use-auth-secret');
+    expect(coturn.command).toContain('--static-auth-secret=${TURN_SECRET:?set TURN_SECRET}');
+    for (const app of [services.app1, services.app2]) {
+      expect(app.environment).toMatchObject({
+        TURN_URLS: expect.stringMatching(/^\$\{TURN_URLS:-turn:/),
+        TURN_SECRET: expect.stringMatching(/^\$\{TURN_SECRET:\?/),
+      });
+    }
+    expect(coturn.ports).toEqual(
+      expect.arrayContaining(['3478:3478/udp', '3478:3478/tcp', '5349:5349/tcp']),
+    );
   });
 
   it('the README names only services that exist', () => {

@@ -95,6 +95,8 @@ describe('video room (WebSocket)', () => {
       sessionId: id,
       status: 'Confirmed',
       participants: [{ userId: party.client.id, role: 'client' }],
+      // Neither STUN_URLS nor TURN_URLS is set here.
+      iceServers: [],
     });
 
     const clientSeesJoin = nextEvent(client, 'participant-joined');
