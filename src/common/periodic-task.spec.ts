@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import type { Logger } from '@nestjs/common';
 import { PeriodicTask } from './periodic-task.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -9,7 +9,6 @@ describe('PeriodicTask', () => {
     let ticks = 0;
     const task = new PeriodicTask(
       'test job',
-      new Logger('test'),
       () => {
         ticks++;
         return Promise.resolve(delays.shift() ?? 60_000);
@@ -28,12 +27,12 @@ describe('PeriodicTask', () => {
     let ticks = 0;
     const task = new PeriodicTask(
       'test job',
-      logger,
       () => {
         ticks++;
         return ticks === 1 ? Promise.reject(new Error('boom')) : Promise.resolve(60_000);
       },
       5,
+      logger,
     );
     await task.runNow();
     expect(logged).toEqual(['test job failed: boom']);
@@ -47,7 +46,6 @@ describe('PeriodicTask', () => {
     let ticks = 0;
     const task = new PeriodicTask(
       'test job',
-      new Logger('test'),
       () => {
         ticks++;
         return new Promise<number>((resolve) => (finish = () => resolve(0)));

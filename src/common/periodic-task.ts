@@ -1,4 +1,4 @@
-import type { Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { logJobFailure } from '../database/outage-log.js';
 
 /**
@@ -13,9 +13,9 @@ export class PeriodicTask {
 
   constructor(
     private readonly job: string,
-    private readonly logger: Logger,
     private readonly tick: () => Promise<number>,
     private readonly retryMs: number,
+    private readonly logger: Logger = new Logger(job),
   ) {}
 
   /** The first tick runs after `delayMs`. */

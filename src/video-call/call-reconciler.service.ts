@@ -2,7 +2,6 @@ import {
   BeforeApplicationShutdown,
   Inject,
   Injectable,
-  Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PeriodicTask } from '../common/periodic-task.js';
@@ -31,13 +30,7 @@ const TICK_MS = 500;
  */
 @Injectable()
 export class CallReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(CallReconciler.name);
-  private readonly loop = new PeriodicTask(
-    'reconciliation',
-    this.logger,
-    () => this.tick(),
-    TICK_MS,
-  );
+  private readonly loop = new PeriodicTask('reconciliation', () => this.tick(), TICK_MS);
 
   constructor(
     private readonly sql: Sql,

@@ -34,12 +34,7 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
 @Injectable()
 export class PresenceHeartbeat implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PresenceHeartbeat.name);
-  private readonly loop = new PeriodicTask(
-    'heartbeat',
-    this.logger,
-    () => this.run(),
-    BEAT_RETRY_MS,
-  );
+  private readonly loop = new PeriodicTask('heartbeat', () => this.run(), BEAT_RETRY_MS);
   private upkeep?: Promise<void>;
   /** performance.now() when the last beat that found this instance alive was sent. */
   private aliveSentAt = 0;

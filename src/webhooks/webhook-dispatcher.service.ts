@@ -70,12 +70,7 @@ interface DueDelivery {
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookDispatcher.name);
-  private readonly loop = new PeriodicTask(
-    'webhook dispatch',
-    this.logger,
-    () => this.tick(),
-    TICK_MS,
-  );
+  private readonly loop = new PeriodicTask('webhook dispatch', () => this.tick(), TICK_MS);
   private nextPurgeAt = 0;
   /** Aborts the send in flight at shutdown; its transaction rolls back and the delivery stays due. */
   private readonly shutdown = new AbortController();

@@ -64,7 +64,8 @@ describe('deployment files', () => {
 
   it('the README names only services that exist', () => {
     const readme = read('README.md');
-    const section = readme.slice(readme.indexOf('## Running several instances'));
+    const start = readme.indexOf('## Running several instances');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
     const named = [...section.matchAll(/`(app1|app2|lb|postgres|redis|[a-z0-9-]+)` service/g)].map(
       (m) => m[1],
     );
