@@ -11,7 +11,9 @@ import { Reflector } from '@nestjs/core';
 import { isUUID } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import type { AuthUser } from '../auth/auth-user.js';
+import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import type { ErrorCode } from '../common/errors/error-codes.js';
 import { createValidationPipe } from '../common/errors/validation.js';
 import { assertRouteInput } from '../common/http/route-input.js';
 import { assertAccess, assertAdmin, type AccessRule } from './session-access.js';
@@ -31,11 +33,28 @@ interface SessionAccessMetadata {
  * payment, enforced by RouteAccessGuard in the contract's order. The handler gets the session
  * it loaded with `@AccessedSession()`.
  */
-export const SessionAccess = (rule: AccessRule, param: 'id' | 'sessionId' = 'id') =>
+export const SessionAccess = (
+  rule: AccessRule,
+  param: 'id' | 'sessionId',
+  ...outcomes: ErrorCode[]
+) =>
   applyDecorators(
     SetMetadata(SESSION_ACCESS, { rule, param } satisfies SessionAccessMetadata),
     UseGuards(SessionAccessGuard),
+    ApiErrors(...accessErrors(rule), ...outcomes),
   );
+
+/** The 4xx answers the checks of `rule` can give, for the route's OpenAPI entry. */
+function accessErrors(rule: AccessRule): ErrorCode[] {
+  return [
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'NOT_FOUND',
+    ...(rule.admin === 'forbid' || !rule.participants ? (['FORBIDDEN'] as const) : []),
+    ...(rule.participants ? (['NOT_PARTICIPANT'] as const) : []),
+    ...(rule.requirePayment ? (['PAYMENT_NOT_CONFIRMED'] as const) : []),
+  ];
+}
 
 /**
  * Only an admin may call this route (or, on a class, any of its routes); everyone else gets

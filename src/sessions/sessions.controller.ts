@@ -58,20 +58,19 @@ export class SessionsController {
   }
 
   @Get(':id')
-  @SessionAccess(ACCESS.view)
+  @SessionAccess(ACCESS.view, 'id')
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
     operationId: 'getSession',
     summary: 'One session (its participants or an admin)',
   })
   @ApiOkResponse({ type: SessionView })
-  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
   get(@AccessedSession() session: SessionRecord): SessionView {
     return SessionView.of(session);
   }
 
   @Post(':id/payment')
-  @SessionAccess(ACCESS.payment)
+  @SessionAccess(ACCESS.payment, 'id', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE')
   @HttpCode(200)
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
@@ -80,14 +79,6 @@ export class SessionsController {
       "Record the payment provider's status (admin); a confirming status moves Pending to Confirmed",
   })
   @ApiOkResponse({ type: SessionView })
-  @ApiErrors(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'NOT_FOUND',
-    'PAYLOAD_TOO_LARGE',
-    'UNSUPPORTED_MEDIA_TYPE',
-  )
   confirmPayment(
     @AccessedSession() session: SessionRecord,
     @Body() dto: ConfirmPaymentDto,
@@ -97,20 +88,17 @@ export class SessionsController {
   }
 
   @Post(':id/cancel')
-  @SessionAccess(ACCESS.cancel)
-  @HttpCode(200)
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOperation({ operationId: 'cancelSession', summary: 'Cancel a Pending or Confirmed session' })
-  @ApiOkResponse({ type: SessionView })
-  @ApiErrors(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'NOT_PARTICIPANT',
-    'NOT_FOUND',
+  @SessionAccess(
+    ACCESS.cancel,
+    'id',
     'INVALID_TRANSITION',
     'PAYLOAD_TOO_LARGE',
     'UNSUPPORTED_MEDIA_TYPE',
   )
+  @HttpCode(200)
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOperation({ operationId: 'cancelSession', summary: 'Cancel a Pending or Confirmed session' })
+  @ApiOkResponse({ type: SessionView })
   cancel(
     @AccessedSession() session: SessionRecord,
     @Body() dto: CancelSessionDto,
@@ -120,11 +108,10 @@ export class SessionsController {
   }
 
   @Get(':id/history')
-  @SessionAccess(ACCESS.view)
+  @SessionAccess(ACCESS.view, 'id')
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({ operationId: 'getSessionHistory', summary: 'Every status change, oldest first' })
   @ApiOkResponse({ type: [StatusChangeView] })
-  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
   history(@AccessedSession() session: SessionRecord): Promise<StatusChangeView[]> {
     return this.sessions.history(session);
   }

@@ -1,6 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { ACCESS } from '../sessions/session-access.js';
 import { AccessedSession, SessionAccess } from '../sessions/session-access.guard.js';
 import type { SessionRecord } from '../sessions/session-record.js';
@@ -14,7 +13,7 @@ export class AttendanceController {
   constructor(private readonly attendanceOf: AttendanceService) {}
 
   @Get(':id/attendance')
-  @SessionAccess(ACCESS.view)
+  @SessionAccess(ACCESS.view, 'id')
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
     operationId: 'getSessionAttendance',
@@ -22,7 +21,6 @@ export class AttendanceController {
       'Per participant: first joined, last left, seconds present and number of stays in the room',
   })
   @ApiOkResponse({ type: [AttendanceView] })
-  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
   attendance(@AccessedSession() session: SessionRecord): Promise<AttendanceView[]> {
     return this.attendanceOf.of(session);
   }

@@ -2,7 +2,6 @@ import { Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
-import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { SessionView } from '../sessions/dto/session.views.js';
 import { ACCESS } from '../sessions/session-access.js';
 import { IceServersView } from './dto/ice-servers.views.js';
@@ -24,23 +23,13 @@ export class VideoCallController {
 
   @Post('start/:sessionId')
   @HttpCode(200)
-  @SessionAccess(ACCESS.start, 'sessionId')
+  @SessionAccess(ACCESS.start, 'sessionId', 'TOO_EARLY', 'INVALID_TRANSITION')
   @ApiOperation({
     operationId: 'startVideoCall',
     summary:
       'Start the call (client or psychologist): Confirmed -> In Progress; repeats are no-ops',
   })
   @ApiOkResponse({ type: SessionView })
-  @ApiErrors(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'NOT_PARTICIPANT',
-    'PAYMENT_NOT_CONFIRMED',
-    'NOT_FOUND',
-    'TOO_EARLY',
-    'INVALID_TRANSITION',
-  )
   start(
     @AccessedSession() session: SessionRecord,
     @CurrentUser() user: AuthUser,
@@ -50,20 +39,13 @@ export class VideoCallController {
 
   @Post('end/:sessionId')
   @HttpCode(200)
-  @SessionAccess(ACCESS.end, 'sessionId')
+  @SessionAccess(ACCESS.end, 'sessionId', 'INVALID_TRANSITION')
   @ApiOperation({
     operationId: 'endVideoCall',
     summary:
       'End the call (participants or an admin): In Progress -> Completed; repeats are no-ops',
   })
   @ApiOkResponse({ type: SessionView })
-  @ApiErrors(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'NOT_PARTICIPANT',
-    'NOT_FOUND',
-    'INVALID_TRANSITION',
-  )
   end(
     @AccessedSession() session: SessionRecord,
     @CurrentUser() user: AuthUser,
@@ -78,13 +60,12 @@ export class VideoCallController {
     summary: 'The session with who is in the room now and how long the call has run',
   })
   @ApiOkResponse({ type: VideoCallView })
-  @ApiErrors('VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_PARTICIPANT', 'NOT_FOUND')
   details(@AccessedSession() session: SessionRecord): Promise<VideoCallView> {
     return this.calls.details(session);
   }
 
   @Get('ice-servers/:sessionId')
-  @SessionAccess(ACCESS.start, 'sessionId')
+  @SessionAccess(ACCESS.start, 'sessionId', 'TOO_EARLY', 'INVALID_TRANSITION')
   // A credential is the caller's own: no cache along the way may keep or share it.
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
@@ -95,16 +76,6 @@ export class VideoCallController {
       'The checks and their order are those of join-room. Pass `iceServers` to `new RTCPeerConnection({ iceServers })`.',
   })
   @ApiOkResponse({ type: IceServersView })
-  @ApiErrors(
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'NOT_PARTICIPANT',
-    'PAYMENT_NOT_CONFIRMED',
-    'NOT_FOUND',
-    'TOO_EARLY',
-    'INVALID_TRANSITION',
-  )
   iceServers(
     @AccessedSession() session: SessionRecord,
     @CurrentUser() user: AuthUser,
