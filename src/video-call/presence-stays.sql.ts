@@ -5,6 +5,23 @@ import { CONFIRMED_PAYMENT_STATUSES, ROOM_OPEN_STATUSES } from '../sessions/sess
 import { outboxCtes } from '../webhooks/webhooks.sql.js';
 import { roomEmptiedCte, roomOccupiedCte } from './room-emptied.sql.js';
 
+/** A socket's stay in a session's room: what the statements on one stay are keyed by. */
+interface StayOf {
+  sessionId: string;
+  socketId: string;
+}
+
+type Statement = { text: string; values: (string | null)[] };
+
+function stayArgs(input: StayOf): { args: ArrayArgs; session: string; socket: string } {
+  const args = new ArrayArgs();
+  return {
+    args,
+    session: args.add(input.sessionId, 'uuid'),
+    socket: args.add(input.socketId, 'text'),
+  };
+}
+
 /**
  * The SQL of stays. A stay is one socket in one session's room, on one instance incarnation, from
  * `joined_at` to `left_at`. Every statement that opens or closes stays also keeps what depends on
@@ -47,19 +64,11 @@ export function participantLeftCtes(gone: string): string {
  * room's window are not asked again, as a running call is never interrupted for them; the session
  * must still be open. Its result carries the call's times, for telling a socket whose session ended.
  */
-export function joinStatement(input: {
-  sessionId: string;
-  userId: string;
-  socketId: string;
-  instanceId: string;
-  opensBy: Date;
-  at: Date;
-  restore: boolean;
-}): { text: string; values: (string | null)[] } {
-  const args = new ArrayArgs();
-  const session = args.add(input.sessionId, 'uuid');
+export function joinStatement(
+  input: StayOf & { userId: string; instanceId: string; opensBy: Date; at: Date; restore: boolean },
+): Statement {
+  const { args, session, socket } = stayArgs(input);
   const user = args.add(input.userId, 'uuid');
-  const socket = args.add(input.socketId, 'text');
   const instance = args.add(input.instanceId, 'uuid');
   const opensBy = input.restore ? '' : args.add(input.opensBy, 'timestamptz');
   const at = args.add(input.at.toISOString(), 'text');
@@ -130,15 +139,10 @@ export function joinStatement(input: {
  * is empty from then on. The statement's snapshot still sees the closed row open, hence the
  * `socket_id` condition below.
  */
-export function leaveStatement(input: {
-  sessionId: string;
-  socketId: string;
-  reason: LeaveReason;
-  secondsAgo: number;
-}): { text: string; values: (string | null)[] } {
-  const args = new ArrayArgs();
-  const session = args.add(input.sessionId, 'uuid');
-  const socket = args.add(input.socketId, 'text');
+export function leaveStatement(
+  input: StayOf & { reason: LeaveReason; secondsAgo: number },
+): Statement {
+  const { args, session, socket } = stayArgs(input);
   const reason = args.add(input.reason, 'text');
   const secondsAgo = args.add(input.secondsAgo, 'float8');
   const text = `WITH closed AS (
@@ -175,16 +179,10 @@ export function leaveStatement(input: {
  * from the real last leave, not from the burial. Only after a burial of that socket's stay (its
  * latest stay ended `instance-lost` before the departure); otherwise nothing is written.
  */
-export function lateStayStatement(input: {
-  sessionId: string;
-  socketId: string;
-  instanceId: string;
-  reason: LeaveReason;
-  secondsAgo: number;
-}): { text: string; values: (string | null)[] } {
-  const args = new ArrayArgs();
-  const session = args.add(input.sessionId, 'uuid');
-  const socket = args.add(input.socketId, 'text');
+export function lateStayStatement(
+  input: StayOf & { instanceId: string; reason: LeaveReason; secondsAgo: number },
+): Statement {
+  const { args, session, socket } = stayArgs(input);
   const instance = args.add(input.instanceId, 'uuid');
   const reason = args.add(input.reason, 'text');
   const leftAt = `now() - make_interval(secs => ${args.add(input.secondsAgo, 'float8')})`;
