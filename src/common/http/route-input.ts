@@ -21,6 +21,41 @@ function sourceOf(key: string): Source | undefined {
   return SOURCES[Number(key.split(':')[0]) as keyof typeof SOURCES];
 }
 
+interface RouteInputs {
+  inputs: { source: Source; arg: RouteArg }[];
+  types: ArgumentMetadata['metatype'][];
+}
+
+/** A handler's validated arguments, in the contract's order; read once per handler. */
+const plans = new WeakMap<object, RouteInputs>();
+
+function routeInputsOf(context: ExecutionContext): RouteInputs {
+  const handler = context.getHandler();
+  let plan = plans.get(handler);
+  if (!plan) {
+    const controller = context.getClass();
+    const method = handler.name;
+    const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, method) ?? {}) as Record<
+      string,
+      RouteArg
+    >;
+    const types = (Reflect.getMetadata(
+      PARAMTYPES_METADATA,
+      controller.prototype as object,
+      method,
+    ) ?? []) as ArgumentMetadata['metatype'][];
+    const inputs = Object.entries(args)
+      .map(([key, arg]) => ({ source: sourceOf(key), arg }))
+      .filter((x): x is { source: Source; arg: RouteArg } => x.source !== undefined)
+      .sort(
+        (a, b) => ORDER.indexOf(a.source) - ORDER.indexOf(b.source) || a.arg.index - b.arg.index,
+      );
+    plan = { inputs, types };
+    plans.set(handler, plan);
+  }
+  return plan;
+}
+
 /**
  * Runs the route's path, query and body validation (`validation`, the global pipe, then each
  * argument's own pipes) ahead of Nest's pipes, which run only after the guards. A guard that
@@ -31,20 +66,8 @@ export async function assertRouteInput(
   context: ExecutionContext,
   validation: PipeTransform,
 ): Promise<void> {
-  const controller = context.getClass();
-  const method = context.getHandler().name;
-  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, method) ?? {}) as Record<
-    string,
-    RouteArg
-  >;
-  const prototype = controller.prototype as object;
-  const types = (Reflect.getMetadata(PARAMTYPES_METADATA, prototype, method) ??
-    []) as ArgumentMetadata['metatype'][];
+  const { inputs, types } = routeInputsOf(context);
   const request = context.switchToHttp().getRequest<FastifyRequest>();
-  const inputs = Object.entries(args)
-    .map(([key, arg]) => ({ source: sourceOf(key), arg }))
-    .filter((x): x is { source: Source; arg: RouteArg } => x.source !== undefined)
-    .sort((a, b) => ORDER.indexOf(a.source) - ORDER.indexOf(b.source) || a.arg.index - b.arg.index);
   for (const { source, arg } of inputs) {
     const whole: unknown =
       source === 'body' ? request.body : source === 'query' ? request.query : request.params;
