@@ -53,6 +53,20 @@ async function selectedPairs(page: Page) {
   });
 }
 
+/**
+ * The selected pairs once none has a check in flight: Chromium reports a selected pair as
+ * `in-progress` while one of its periodic connectivity (consent) checks is outstanding.
+ */
+async function settledPairs(page: Page) {
+  for (let attempt = 0; ; attempt++) {
+    const pairs = await selectedPairs(page);
+    if (attempt === 50 || pairs.every((p) => p.state === 'succeeded')) {
+      return pairs;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 (coturnAvailable() ? describe : describe.skip)('TURN: short-lived credentials per user', () => {
   let coturn: Coturn;
   let t: TestApp;
@@ -223,7 +237,7 @@ async function selectedPairs(page: Page) {
             );
           }
           for (const page of pages) {
-            const pairs = await selectedPairs(page);
+            const pairs = await settledPairs(page);
             expect(pairs).toEqual([
               expect.objectContaining({
                 policy: 'relay',
