@@ -10,11 +10,10 @@ import { PartialIndexesByKey1764000000007 } from '../../migrations/1764000000007
 import { InstanceLiveness1764000000008 } from '../../migrations/1764000000008-InstanceLiveness.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
-import { SessionStatusChange } from '../sessions/session-status-change.entity.js';
 import { BoundedClient } from './bounded-client.js';
 import { warnDatabaseUnavailable } from './outage-log.js';
 
-export const ENTITIES = [User, Session, SessionStatusChange];
+export const ENTITIES = [User, Session];
 export const MIGRATIONS = [
   InitialSchema1764000000000,
   RoomPresence1764000000001,

@@ -5,6 +5,8 @@ import type { Namespace } from 'socket.io';
 import { SessionEvents, type SessionStatusChanged } from '../sessions/session-events.js';
 import { sessionRoom, sessionUserRoom } from '../video-call/room-names.js';
 
+/** The HTTP metrics' labels: one request is counted and timed under the same ones. */
+const HTTP_LABELS = ['method', 'route', 'status_code'] as const;
 /** Seconds; calls are booked for 15 to 180 minutes and capped at MAX_CALL_MINUTES. */
 const CALL_DURATION_BUCKETS = [
   60, 300, 600, 1200, 1800, 2700, 3600, 4500, 5400, 7200, 10800, 14400,
@@ -27,14 +29,14 @@ export class MetricsService implements OnModuleDestroy {
   private readonly httpRequests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests answered, by method, route pattern and status code',
-    labelNames: ['method', 'route', 'status_code'] as const,
+    labelNames: HTTP_LABELS,
     registers: [this.registry],
   });
 
   private readonly httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request latency (until the response is sent), by method, route pattern and status code',
-    labelNames: ['method', 'route', 'status_code'] as const,
+    labelNames: HTTP_LABELS,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });

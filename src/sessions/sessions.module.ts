@@ -2,13 +2,12 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SessionEvents } from './session-events.js';
 import { SessionLifecycleService } from './session-lifecycle.service.js';
-import { SessionStatusChange } from './session-status-change.entity.js';
 import { Session } from './session.entity.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsService } from './sessions.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Session, SessionStatusChange])],
+  imports: [TypeOrmModule.forFeature([Session])],
   controllers: [SessionsController],
   providers: [SessionsService, SessionLifecycleService, SessionEvents],
   exports: [SessionsService, SessionLifecycleService, SessionEvents],
