@@ -8,8 +8,9 @@ import { IS_PUBLIC } from './public.decorator.js';
 import { TokenService } from './token.service.js';
 
 /**
- * Global guard: every HTTP route needs a valid bearer token unless it is @Public(). Role checks
- * live in the services, because the contract puts them after validation (400) and existence (404).
+ * Global guard: every HTTP route needs a valid bearer token unless it is @Public(). Role and
+ * membership checks come later, declared per route (sessions/session-access.guard.ts), because the
+ * contract puts them after validation (400) and existence (404).
  */
 @Injectable()
 export class AccessTokenGuard implements CanActivate {

@@ -5,9 +5,6 @@ import { sessionRecordOf, type SessionRecord, type SessionRecordRow } from './se
 import type { SessionStatus, TransitionCause } from './session-transitions.js';
 import { transitionStatement } from './sessions.sql.js';
 
-/** Built by sessions.sql.ts; presence's join statement embeds it. */
-export { transitionParts } from './sessions.sql.js';
-
 export interface TransitionInput {
   sessionId: string;
   cause: TransitionCause;
