@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
-import type { SessionStatus, TransitionCause } from './session-transitions.js';
+import type { PaymentStatus, SessionStatus, TransitionCause } from './session-transitions.js';
 
 export interface SessionStatusChanged {
   sessionId: string;
@@ -16,6 +16,16 @@ export interface SessionStatusChanged {
   duration: number | null;
 }
 
+/** A committed change of a session that left its status as it was (payment, reschedule). */
+export interface SessionUpdated {
+  sessionId: string;
+  clientId: string;
+  psychologistId: string;
+  scheduledStart: Date;
+  durationMinutes: number;
+  paymentStatus: PaymentStatus;
+}
+
 /**
  * In-process stream of committed status changes. Whatever caused a change (REST, the gateway,
  * the reconciler), subscribers such as the WebSocket gateway hear it here, after the commit.
@@ -24,9 +34,17 @@ export interface SessionStatusChanged {
 export class SessionEvents {
   private readonly statusChanges = new Subject<SessionStatusChanged>();
 
+  private readonly updates = new Subject<SessionUpdated>();
+
   readonly statusChanged$: Observable<SessionStatusChanged> = this.statusChanges.asObservable();
+
+  readonly updated$: Observable<SessionUpdated> = this.updates.asObservable();
 
   emitStatusChanged(event: SessionStatusChanged): void {
     this.statusChanges.next(event);
+  }
+
+  emitUpdated(event: SessionUpdated): void {
+    this.updates.next(event);
   }
 }
