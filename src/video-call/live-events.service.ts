@@ -23,7 +23,9 @@ export function sessionAudience(
  * Where a participant's arrival or departure goes: the room, and the other participant's sockets
  * outside it (a dashboard shows "your client is waiting"); never the participant's own sockets.
  */
-export function participantAudience(event: RoomEvent): { to: string[]; except: string } {
+export function participantAudience(
+  event: Pick<RoomEvent, 'sessionId' | 'userId' | 'otherUserId'>,
+): { to: string[]; except: string } {
   return {
     to: [sessionRoom(event.sessionId), userRoom(event.otherUserId)],
     except: userRoom(event.userId),
