@@ -1,6 +1,6 @@
 import { ERROR_CODES } from '../common/errors/error-codes.js';
 import { UNAVAILABLE_MESSAGE } from '../common/errors/unavailable.js';
-import { SESSION_STATUSES } from '../sessions/session-transitions.js';
+import { PAYMENT_STATUSES, SESSION_STATUSES } from '../sessions/session-transitions.js';
 import { SIGNAL_MAX_BYTES, SIGNAL_TYPES } from '../video-call/dto/room.messages.js';
 
 /** Where the document says the server is: taken from the request that asked for it. */
@@ -232,6 +232,25 @@ const schemas: Record<string, Schema> = {
       },
     ],
   },
+  SessionUpdated: {
+    type: 'object',
+    required: ['sessionId', 'scheduledStart', 'durationMinutes', 'paymentStatus'],
+    additionalProperties: false,
+    properties: {
+      sessionId: schemaRef('SessionId'),
+      scheduledStart: dateTime,
+      durationMinutes: { type: 'integer' },
+      paymentStatus: { type: 'string', enum: [...PAYMENT_STATUSES] },
+    },
+    examples: [
+      {
+        sessionId: SESSION_ID,
+        scheduledStart: '2026-12-01T09:00:00.000Z',
+        durationMinutes: 50,
+        paymentStatus: 'Refunded',
+      },
+    ],
+  },
   TokenExpiring: {
     type: 'object',
     required: ['expiresAt'],
@@ -275,6 +294,12 @@ const UNAVAILABLE_ACK = {
     payload: { ok: false, error: { code: 'UNAVAILABLE', message: UNAVAILABLE_MESSAGE } },
   },
 };
+
+/** Who hears the events about a session (see LiveEvents). */
+const TO_BOTH_PARTICIPANTS =
+  "Sent once to every connected socket of the session's client and psychologist, whether in the room or not (a dashboard hears its sessions without joining); nobody else, admins included, hears it.";
+const TO_OTHER_PARTICIPANT =
+  "Sent once to every connected socket of the session's other participant, in the room or not; never to the participant's own sockets, nor to anybody else";
 
 const messages: Record<string, MessageSpec> = {
   joinRoom: {
@@ -330,19 +355,29 @@ const messages: Record<string, MessageSpec> = {
   },
   participantJoined: {
     name: 'participant-joined',
-    summary: "Another participant entered the room (a user's first socket)",
+    summary: "The other participant entered the room (a user's first socket)",
+    description: `${TO_OTHER_PARTICIPANT} ("your client is waiting").`,
     payload: schemaRef('ParticipantJoined'),
   },
   participantLeft: {
     name: 'participant-left',
-    summary: 'A participant left the room (their last socket left or disconnected)',
+    summary: 'The other participant left the room (their last socket left or disconnected)',
+    description: `${TO_OTHER_PARTICIPANT}.`,
     payload: schemaRef('ParticipantLeft'),
   },
   sessionStatus: {
     name: 'session-status',
     summary:
-      'The session changed status, whatever caused it (REST, auto-start, auto-end, cancel). On Completed, Cancelled or No Show the room is closed after this.',
+      'A session of yours changed status, whatever caused it (REST, payment, cancel, auto-start, auto-end, no-show, max-duration). On Completed, Cancelled or No Show the room is closed after this.',
+    description: TO_BOTH_PARTICIPANTS,
     payload: schemaRef('SessionStatusChanged'),
+  },
+  sessionUpdated: {
+    name: 'session-updated',
+    summary:
+      'A session of yours changed without a status change (a new payment status, a new time): its current schedule and payment status',
+    description: TO_BOTH_PARTICIPANTS,
+    payload: schemaRef('SessionUpdated'),
   },
   tokenExpiring: {
     name: 'token-expiring',
@@ -372,6 +407,7 @@ const SENT: Array<[string, string]> = [
   ['participantJoined', 'participantJoined'],
   ['participantLeft', 'participantLeft'],
   ['sessionStatus', 'sessionStatus'],
+  ['sessionUpdated', 'sessionUpdated'],
   ['tokenExpiring', 'tokenExpiring'],
   ['tokenExpired', 'tokenExpired'],
 ];
@@ -413,6 +449,10 @@ export function buildAsyncApiDocument(server: AsyncApiServer): Record<string, un
         'signaling relay and live session status. Every client -> server event takes an',
         'acknowledgement, `{ ok: true, ... }` or `{ ok: false, error: { code, message } }`.',
         '',
+        "From the moment it connects, a socket hears what happens to its user's sessions",
+        "(`session-status`, `session-updated`, the other participant's arrival and departure), in a",
+        'room or not: a dashboard needs no join-room.',
+        '',
         'Connect with `io(BASE + "/video-calls", { auth: { token }, transports: ["websocket"] })`.',
         'The token may also be sent as `"Bearer <token>"`. A missing or bad token fails the handshake:',
         'the client gets `connect_error` with message `"UNAUTHENTICATED"` and `data`',
@@ -439,7 +479,7 @@ export function buildAsyncApiDocument(server: AsyncApiServer): Record<string, un
         address: '/video-calls',
         title: 'Video room namespace',
         description:
-          "The Socket.io namespace. A session's room is joined with join-room; events of a room reach only its members.",
+          "The Socket.io namespace. A session's room is joined with join-room; signals reach only its members. What happens to a session (session-status, session-updated) reaches every connected socket of its client and psychologist, in the room or not; participant-joined/-left reach the other participant's sockets. Nobody else hears any of it, admins included.",
         servers: [ref('#/servers/api')],
         messages: Object.fromEntries(
           Object.keys(messages).map((key) => [key, ref(`#/components/messages/${key}`)]),

@@ -11,11 +11,13 @@ import type {
 } from './dto/session.inputs.js';
 import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
 import { bookingParty } from './session-access.js';
+import { SessionEvents } from './session-events.js';
 import { SessionLifecycleService } from './session-lifecycle.service.js';
 import { sessionRecordOf, type SessionRecord, type SessionRecordRow } from './session-record.js';
 import {
   isPaymentConfirmed,
   transitionFor,
+  type PaymentStatus,
   type SessionStatus,
   type TransitionCause,
 } from './session-transitions.js';
@@ -47,6 +49,7 @@ export class SessionsService {
   constructor(
     private readonly lifecycle: SessionLifecycleService,
     private readonly sql: Sql,
+    private readonly events: SessionEvents,
   ) {}
 
   /** Loads a session with both parties' names; 404 when it does not exist. */
@@ -121,7 +124,8 @@ export class SessionsService {
 
   /**
    * The payment provider's word, relayed by an admin. A confirming status moves a Pending session
-   * to Confirmed; nothing else about payment changes the status (a running call goes on).
+   * to Confirmed; nothing else about payment changes the status (a running call goes on), and
+   * a new payment status without a status change is announced as an update.
    */
   async confirmPayment(
     session: SessionRecord,
@@ -129,16 +133,36 @@ export class SessionsService {
     user: AuthUser,
   ): Promise<SessionView> {
     const id = session.id;
-    const change = await this.sql.transaction(async (tx) => {
-      await tx.query(SET_PAYMENT_STATUS, [id, dto.paymentStatus]);
-      return isPaymentConfirmed(dto.paymentStatus)
-        ? this.lifecycle.applyWithin(tx, { sessionId: id, cause: 'payment', actorId: user.id })
-        : null;
+    const { change, previous } = await this.sql.transaction(async (tx) => {
+      const [set] = await tx.query<{ previous: PaymentStatus }[]>(SET_PAYMENT_STATUS, [
+        id,
+        dto.paymentStatus,
+      ]);
+      return {
+        previous: set?.previous,
+        change: isPaymentConfirmed(dto.paymentStatus)
+          ? await this.lifecycle.applyWithin(tx, {
+              sessionId: id,
+              cause: 'payment',
+              actorId: user.id,
+            })
+          : null,
+      };
     });
+    const after = await this.findOrFail(id);
     if (change) {
       this.lifecycle.publish(change);
+    } else if (previous !== dto.paymentStatus) {
+      this.events.emitUpdated({
+        sessionId: id,
+        clientId: after.clientId,
+        psychologistId: after.psychologistId,
+        scheduledStart: after.scheduledStart,
+        durationMinutes: after.durationMinutes,
+        paymentStatus: dto.paymentStatus,
+      });
     }
-    return this.view(id);
+    return SessionView.of(after);
   }
 
   async cancel(

@@ -114,9 +114,14 @@ export function listSessions(
 
 /**
  * The payment provider's status, relayed by an admin; in one transaction with the payment
- * transition (Pending -> Confirmed) that a confirming status applies.
+ * transition (Pending -> Confirmed) that a confirming status applies. Yields the status it
+ * replaced, read under the row's lock (so concurrent payments each see the one before theirs):
+ * a change that moves no status is announced as an update.
  */
-export const SET_PAYMENT_STATUS = `UPDATE sessions SET payment_status = $2, updated_at = now() WHERE id = $1`;
+export const SET_PAYMENT_STATUS = `UPDATE sessions s SET payment_status = $2, updated_at = now()
+  FROM (SELECT id, payment_status FROM sessions WHERE id = $1 FOR UPDATE) was
+ WHERE s.id = was.id
+ RETURNING was.payment_status AS previous`;
 
 /** A session's status changes, oldest first ((session_id, id) index). */
 export const STATUS_HISTORY = {

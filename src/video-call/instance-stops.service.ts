@@ -58,7 +58,7 @@ export class InstanceStops {
         return { stopped: 0, gone: [] };
       }
       await tx.query(LOCK_SESSIONS_OF_INSTANCES, [instances.map((i) => i.id)]);
-      const left = await tx.query<{ sessionId: string; userId: string }[]>(
+      const left = await tx.query<{ sessionId: string; userId: string; otherUserId: string }[]>(
         STOP_INSTANCES,
         stopInstancesValues(instances, reason),
       );
@@ -70,8 +70,8 @@ export class InstanceStops {
       );
     }
     // The room hears of it; the webhook's participant.left was written with the stays.
-    for (const { sessionId, userId } of gone) {
-      this.roomEvents.emit({ type: 'participant-left', sessionId, userId });
+    for (const { sessionId, userId, otherUserId } of gone) {
+      this.roomEvents.emit({ type: 'participant-left', sessionId, userId, otherUserId });
     }
     return stopped;
   }

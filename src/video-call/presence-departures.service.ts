@@ -198,13 +198,15 @@ export class PresenceDepartures {
     });
     const left = await this.sql.underSessionLock<{
       userId: string;
+      otherUserId: string;
       stillPresent: boolean;
     } | null>(sessionId, text, values);
     if (!left) {
       return false;
     }
     if (!left.stillPresent) {
-      this.roomEvents.emit({ type: 'participant-left', sessionId, userId: left.userId });
+      const { userId, otherUserId } = left;
+      this.roomEvents.emit({ type: 'participant-left', sessionId, userId, otherUserId });
     }
     return true;
   }

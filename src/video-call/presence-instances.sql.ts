@@ -82,7 +82,8 @@ export const LOCK_SESSIONS_OF_INSTANCES = `SELECT s.id FROM sessions s
  * Stops instances and closes all their open stays, as of each one's stop time, with everything that
  * follows: the rooms left empty by it, and `participant.left` for each user who has no socket left
  * in a room. One statement, in the transaction that locked the instances and their sessions
- * (`$1` ids, `$2` stop times, `$3` the reason). Yields the users gone from each room.
+ * (`$1` ids, `$2` stop times, `$3` the reason). Yields the users gone from each room, each with
+ * the session's other participant (who hears of it wherever they are).
  */
 export const STOP_INSTANCES = `WITH stopping AS (
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, stop_at)
@@ -115,7 +116,10 @@ export const STOP_INSTANCES = `WITH stopping AS (
        SELECT session_id, last_left AS left_at FROM rooms WHERE cardinality(still) = 0
      ), ${roomEmptiedCte('empty_rooms')},
      ${participantLeftCtes('gone')}
-     SELECT session_id AS "sessionId", user_id AS "userId" FROM gone`;
+     SELECT g.session_id AS "sessionId", g.user_id AS "userId",
+            CASE WHEN s.client_id = g.user_id THEN s.psychologist_id ELSE s.client_id END
+              AS "otherUserId"
+       FROM gone g JOIN sessions s ON s.id = g.session_id`;
 
 /** The arguments of STOP_INSTANCES. */
 export function stopInstancesValues(

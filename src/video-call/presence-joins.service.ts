@@ -193,15 +193,17 @@ export class PresenceJoins {
     sessionId: string,
     user: AuthUser,
     socketId: string,
-    { participants, started }: JoinOutcome,
+    { session, participants, started }: JoinOutcome,
   ): SessionStatus | undefined {
-    // Checked by the caller: the user is among the present.
+    // Checked by the caller: the user is among the present, so the session exists.
     const me = participants.find((p) => p.userId === user.id)!;
     if (!me.wasPresent) {
+      const { client_id: clientId, psychologist_id: psychologistId } = session!;
       this.roomEvents.emit({
         type: 'participant-joined',
         sessionId,
         userId: user.id,
+        otherUserId: user.id === clientId ? psychologistId : clientId,
         role: me.role,
         socketId,
       });

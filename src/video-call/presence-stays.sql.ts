@@ -131,13 +131,13 @@ export function joinStatement(
 }
 
 /**
- * A socket's stay ends, as one statement under the session's row lock. Yields
- * `{userId, stillPresent}`, or null when the socket had no open stay there. The stay ends
- * `secondsAgo` before this transaction began: the moment the socket really went, which may be a
- * while back when the write waited for the database (a leave during an outage). When it was the
- * user's last socket, `participant.left` is recorded; when it was the room's last socket, the room
- * is empty from then on. The statement's snapshot still sees the closed row open, hence the
- * `socket_id` condition below.
+ * A socket's stay ends, as one statement under the session's row lock. Yields `{userId,
+ * otherUserId, stillPresent}` (otherUserId: the session's other participant), or null when the
+ * socket had no open stay there. The stay ends `secondsAgo` before this transaction began: the
+ * moment the socket really went, which may be a while back when the write waited for the database
+ * (a leave during an outage). When it was the user's last socket, `participant.left` is recorded;
+ * when it was the room's last socket, the room is empty from then on. The statement's snapshot
+ * still sees the closed row open, hence the `socket_id` condition below.
  */
 export function leaveStatement(
   input: StayOf & { reason: LeaveReason; secondsAgo: number },
@@ -166,8 +166,10 @@ export function leaveStatement(
      ), ${roomEmptiedCte('empty_rooms')},
      ${participantLeftCtes('gone')}
      SELECT (SELECT jsonb_build_object(
-               'userId', c.user_id, 'stillPresent', c.user_id IN (SELECT user_id FROM others))
-               FROM closed c)`;
+               'userId', c.user_id, 'stillPresent', c.user_id IN (SELECT user_id FROM others),
+               'otherUserId', CASE WHEN s.client_id = c.user_id THEN s.psychologist_id
+                                   ELSE s.client_id END)
+               FROM closed c JOIN sessions s ON s.id = c.session_id)`;
   return { text, values: args.values };
 }
 

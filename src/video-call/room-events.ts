@@ -3,19 +3,21 @@ import { Subject } from 'rxjs';
 
 export type ParticipantRole = 'client' | 'psychologist';
 
+/** `otherUserId`: the session's other participant, who hears of it even outside the room. */
 export type RoomEvent =
   | {
       type: 'participant-joined';
       sessionId: string;
       userId: string;
+      otherUserId: string;
       role: ParticipantRole;
       socketId: string;
     }
-  | { type: 'participant-left'; sessionId: string; userId: string };
+  | { type: 'participant-left'; sessionId: string; userId: string; otherUserId: string };
 
 /**
  * Presence changes that the room should hear of, whoever noticed them: a socket on this
- * instance, or the sweep that buried a dead instance's participants. The gateway emits them.
+ * instance, or the sweep that buried a dead instance's participants. LiveEvents emits them.
  */
 @Injectable()
 export class RoomEvents {

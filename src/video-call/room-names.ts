@@ -13,3 +13,9 @@ export const sessionOfRoom = (room: string): string | undefined =>
 /** The sockets of one user inside one session's room (for signals addressed with `to`). */
 export const sessionUserRoom = (sessionId: string, userId: string) =>
   `session:${sessionId}:user:${userId}`;
+
+/**
+ * Every socket of one user, in a room or not, from its connection on: what happens to the user's
+ * sessions reaches all of them (a dashboard hears its sessions without joining their rooms).
+ */
+export const userRoom = (userId: string) => `user:${userId}`;

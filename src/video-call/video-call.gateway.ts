@@ -20,7 +20,7 @@ import {
 } from '../common/errors/ws-ack.js';
 import { jsonFitsIn } from '../common/json-size.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { SessionEvents, type SessionStatusChanged } from '../sessions/session-events.js';
+import { SessionEvents } from '../sessions/session-events.js';
 import {
   JoinRoomMessage,
   LeaveRoomMessage,
@@ -31,7 +31,8 @@ import {
 import type { IceServersView } from './dto/ice-servers.views.js';
 import { IceServersService } from './ice-servers.service.js';
 import type { JoinedSession, JoinResult, LocalMember } from './presence.service.js';
-import { RoomEvents, type RoomEvent } from './room-events.js';
+import { LiveEvents } from './live-events.service.js';
+import { RoomEvents } from './room-events.js';
 import { RoomMembership } from './room-membership.service.js';
 import { sessionRoom, sessionUserRoom } from './room-names.js';
 import { newSocketState, type RoomSocket } from './room-socket.js';
@@ -88,6 +89,7 @@ export class VideoCallGateway
     private readonly metrics: MetricsService,
     private readonly rateLimit: SocketRateLimit,
     private readonly ice: IceServersService,
+    private readonly live: LiveEvents,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -112,10 +114,16 @@ export class VideoCallGateway
         (error: unknown) => next(connectErrorOf(error, 'UNAUTHENTICATED')),
       );
     });
+    this.live.attach(namespace);
     this.subscriptions.add(
-      this.sessionEvents.statusChanged$.subscribe((c) => this.onStatusChanged(c)),
+      this.sessionEvents.statusChanged$.subscribe((change) => {
+        // Heard by the room's members before they are sent out of it.
+        this.live.statusChanged(change);
+        this.membership.closeIfEnded(change);
+      }),
     );
-    this.subscriptions.add(this.roomEvents.events$.subscribe((e) => this.onRoomEvent(e)));
+    this.subscriptions.add(this.sessionEvents.updated$.subscribe((u) => this.live.updated(u)));
+    this.subscriptions.add(this.roomEvents.events$.subscribe((e) => this.live.roomEvent(e)));
     this.membership.attach(namespace);
     this.tokenClock.start(namespace, this);
     // Handlers are bound here, not with @SubscribeMessage: Nest binds those per socket (a bound
@@ -142,6 +150,7 @@ export class VideoCallGateway
     for (const [event, listener] of this.listeners) {
       socket.on(event, listener);
     }
+    this.live.connected(socket);
     this.tokenClock.connected(socket);
   }
 
@@ -247,37 +256,5 @@ export class VideoCallGateway
       const { token } = await parseMessage(RenewTokenMessage, body);
       return this.tokenClock.renew(socket, token);
     });
-  }
-
-  private onStatusChanged(change: SessionStatusChanged): void {
-    this.server.to(sessionRoom(change.sessionId)).emit('session-status', {
-      sessionId: change.sessionId,
-      status: change.to,
-      videoCallStarted: change.videoCallStarted?.toISOString() ?? null,
-      videoCallEnded: change.videoCallEnded?.toISOString() ?? null,
-      duration: change.duration,
-    });
-    this.membership.closeIfEnded(change);
-  }
-
-  private onRoomEvent(event: RoomEvent): void {
-    const room = sessionRoom(event.sessionId);
-    switch (event.type) {
-      case 'participant-joined':
-        this.server
-          .to(room)
-          .except(sessionUserRoom(event.sessionId, event.userId))
-          .emit('participant-joined', {
-            sessionId: event.sessionId,
-            userId: event.userId,
-            role: event.role,
-          });
-        break;
-      case 'participant-left':
-        this.server
-          .to(room)
-          .emit('participant-left', { sessionId: event.sessionId, userId: event.userId });
-        break;
-    }
   }
 }

@@ -9,6 +9,7 @@ import { IceServersService } from './ice-servers.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
 import { InstanceStops } from './instance-stops.service.js';
+import { LiveEvents } from './live-events.service.js';
 import { PresenceDepartures } from './presence-departures.service.js';
 import { PresenceJoins } from './presence-joins.service.js';
 import { PresenceService } from './presence.service.js';
@@ -32,6 +33,7 @@ import { VideoCallService } from './video-call.service.js';
     InstanceStops,
     InstanceRegistry,
     RoomEvents,
+    LiveEvents,
     CallReconciler,
     PresenceHeartbeat,
     VideoCallGateway,

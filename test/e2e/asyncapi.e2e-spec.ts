@@ -20,17 +20,21 @@ import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../utils/test-app.j
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
   addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
-const GATEWAY_SOURCE = new URL('../../src/video-call/video-call.gateway.ts', import.meta.url);
+/** The gateway and the service that emits its events about sessions. */
+const EMITTING_SOURCES = ['video-call.gateway.ts', 'live-events.service.ts'].map(
+  (file) => new URL(`../../src/video-call/${file}`, import.meta.url),
+);
 
 /** Events the gateway handles: the events it binds a listener for on every socket. */
 function handledEvents(): string[] {
   return MESSAGES.map(([event]) => event);
 }
 
-/** Events the gateway sends: every `.emit('name'` in its source. */
+/** Events the gateway sends: every `.emit('name'` in its sources. */
 function emittedEvents(): string[] {
-  const source = readFileSync(GATEWAY_SOURCE, 'utf8');
-  return [...source.matchAll(/\.emit\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+  return EMITTING_SOURCES.flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/\.emit\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1]),
+  );
 }
 
 const uniqueSorted = (names: string[]) => [...new Set(names)].sort();
@@ -153,6 +157,7 @@ describe('AsyncAPI document of the /video-calls namespace', () => {
       'participant-joined',
       'participant-left',
       'session-status',
+      'session-updated',
       'signal',
       'token-expired',
       'token-expiring',
@@ -297,6 +302,10 @@ describe('AsyncAPI document of the /video-calls namespace', () => {
           ),
         ),
       );
+      // A refund after the call changes no status: session-updated.
+      const updated = nextEvent(client, 'session-updated');
+      await pay(t, party, id, 'Refunded');
+      await updated;
       // A token that runs out while connected: token-expired, then the disconnect.
       const expiring = trace(
         connectRoom(
@@ -318,6 +327,7 @@ describe('AsyncAPI document of the /video-calls namespace', () => {
         'participant-joined',
         'participant-left',
         'session-status',
+        'session-updated',
         'signal',
         'token-expired',
         'token-expiring',

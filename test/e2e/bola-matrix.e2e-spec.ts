@@ -10,7 +10,7 @@ import {
 } from '../factories/sessions.js';
 import { registerUser, type TestUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
-import { connectAs, eventually, nextEvent, request } from '../utils/socket-client.js';
+import { connectAs, eventually, nextEvent, request, sleep } from '../utils/socket-client.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 
 /**
@@ -650,6 +650,38 @@ describe('BOLA matrix: who may touch a session by its id', () => {
       expect(leaked).toEqual([]);
       expect(clientHeard.map((s) => [s.sessionId, s.from])).toEqual([[id, party.psychologist.id]]);
       expect(psychologistHeard.map((s) => [s.sessionId, s.from])).toEqual([[id, party.client.id]]);
+    });
+
+    it('sockets of strangers and admins, in no room, hear none of the live events of a session', async () => {
+      const id = await sessionIn('Pending');
+      // Other sessions of these users may still be ending (rooms left by earlier cells).
+      const about = (into: unknown[]) => (event: string, payload?: { sessionId?: string }) => {
+        if (payload?.sessionId === id) {
+          into.push(event);
+        }
+      };
+      const others = [strangers.client, strangers.psychologist, party.admin];
+      const leaked: unknown[] = [];
+      for (const socket of await Promise.all(others.map((who) => socketOf(who)))) {
+        socket.onAny(about(leaked));
+      }
+      const heard: string[] = [];
+      (await socketOf(party.psychologist)).onAny(about(heard));
+      await pay(t, party, id, 'Failed');
+      await pay(t, party, id);
+      const client = await joined(party.client, id);
+      expect(await request(client, 'leave-room', { sessionId: id })).toEqual({ ok: true });
+      expect((await call('POST /api/sessions/{id}/cancel', party.client, id)).status).toBe(200);
+      await eventually(() => Promise.resolve(heard.length === 5));
+      expect(heard).toEqual([
+        'session-updated',
+        'session-status',
+        'participant-joined',
+        'participant-left',
+        'session-status',
+      ]);
+      await sleep(300); // time for a copy sent to the wrong sockets to arrive too
+      expect(leaked).toEqual([]);
     });
 
     it('a stranger is not in the room even while its join-room is being decided', async () => {
