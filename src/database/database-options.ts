@@ -8,6 +8,7 @@ import { WebhookRetention1764000000005 } from '../../migrations/1764000000005-We
 import { PresenceBySocket1764000000006 } from '../../migrations/1764000000006-PresenceBySocket.js';
 import { PartialIndexesByKey1764000000007 } from '../../migrations/1764000000007-PartialIndexesByKey.js';
 import { InstanceLiveness1764000000008 } from '../../migrations/1764000000008-InstanceLiveness.js';
+import { ServiceKeys1764000000010 } from '../../migrations/1764000000010-ServiceKeys.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { BoundedClient } from './bounded-client.js';
@@ -24,6 +25,7 @@ export const MIGRATIONS = [
   PresenceBySocket1764000000006,
   PartialIndexesByKey1764000000007,
   InstanceLiveness1764000000008,
+  ServiceKeys1764000000010,
 ];
 
 /**

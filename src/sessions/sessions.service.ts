@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AuthUser } from '../auth/auth-user.js';
+import { actorOf, type AuthUser } from '../auth/auth-user.js';
 import type { UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { Sql } from '../database/sql.js';
@@ -132,7 +132,7 @@ export class SessionsService {
     const change = await this.sql.transaction(async (tx) => {
       await tx.query(SET_PAYMENT_STATUS, [id, dto.paymentStatus]);
       return isPaymentConfirmed(dto.paymentStatus)
-        ? this.lifecycle.applyWithin(tx, { sessionId: id, cause: 'payment', actorId: user.id })
+        ? this.lifecycle.applyWithin(tx, { sessionId: id, cause: 'payment', ...actorOf(user) })
         : null;
     });
     if (change) {
@@ -168,6 +168,7 @@ export class SessionsService {
       to_status: SessionStatus;
       at: Date;
       actor_id: string | null;
+      actor_key_id: string | null;
       cause: TransitionCause;
     }>(STATUS_HISTORY.name, STATUS_HISTORY.text, [session.id]);
     return rows.map((r) => ({
@@ -175,6 +176,7 @@ export class SessionsService {
       to: r.to_status,
       at: r.at.toISOString(),
       actorId: r.actor_id,
+      actorKeyId: r.actor_key_id,
       cause: r.cause,
     }));
   }
