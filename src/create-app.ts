@@ -98,7 +98,13 @@ export async function createApp(
           'Booked therapy sessions and their video calls. Errors always carry a stable `code`; see each operation.',
         )
         .setVersion('1.0')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+        .addBearerAuth({
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            "A user's access token (JWT), or a service key (`svc_...`, `POST /api/service-keys`). A key works only on the operations whose `x-service-key-scope` it holds (`payments:write`: confirmPayment; `sessions:read`: getSession, getSessionHistory, getSessionAttendance) and acts there with an admin's reach; elsewhere 403 FORBIDDEN; unknown or revoked: 401. Never on the WebSocket.",
+        })
         .build(),
     ),
   );

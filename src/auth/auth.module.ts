@@ -4,6 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { ServiceKeysModule } from '../service-keys/service-keys.module.js';
 import { AccessTokenGuard } from './access-token.guard.js';
 import { AuthThrottleGuard } from './auth-throttle.guard.js';
 import { AuthController } from './auth.controller.js';
@@ -17,6 +18,8 @@ import { UsersService } from './users.service.js';
 @Module({
   imports: [
     TypeOrmModule.forFeature([User]),
+    // The global access-token guard also admits service keys.
+    ServiceKeysModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
       // jsonwebtoken signs; verification is TokenService's own (verifyHs256).

@@ -9,6 +9,7 @@ import { PresenceBySocket1764000000006 } from '../../migrations/1764000000006-Pr
 import { PartialIndexesByKey1764000000007 } from '../../migrations/1764000000007-PartialIndexesByKey.js';
 import { InstanceLiveness1764000000008 } from '../../migrations/1764000000008-InstanceLiveness.js';
 import { PsychologistDirectory1764000000009 } from '../../migrations/1764000000009-PsychologistDirectory.js';
+import { ServiceKeys1764000000010 } from '../../migrations/1764000000010-ServiceKeys.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { BoundedClient } from './bounded-client.js';
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   PartialIndexesByKey1764000000007,
   InstanceLiveness1764000000008,
   PsychologistDirectory1764000000009,
+  ServiceKeys1764000000010,
 ];
 
 /**

@@ -10,6 +10,8 @@ export interface TransitionInput {
   cause: TransitionCause;
   /** The person who acted; null when the system did (auto-start, auto-end, ...). */
   actorId: string | null;
+  /** The service key that acted (actorId then null). */
+  actorKeyId?: string | null;
   /** For an end: when the call really ended (auto-end: the last leave). Defaults to now. */
   endedAt?: Date;
   /** For a cancel. */

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { AuthUser } from '../auth/auth-user.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
+import { KeyScope } from '../service-keys/service-key-scopes.js';
 import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import {
   BookSessionDto,
@@ -59,6 +60,7 @@ export class SessionsController {
 
   @Get(':id')
   @SessionAccess(ACCESS.view, 'id')
+  @KeyScope('sessions:read')
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
     operationId: 'getSession',
@@ -71,6 +73,7 @@ export class SessionsController {
 
   @Post(':id/payment')
   @SessionAccess(ACCESS.payment, 'id', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE')
+  @KeyScope('payments:write')
   @HttpCode(200)
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
@@ -109,6 +112,7 @@ export class SessionsController {
 
   @Get(':id/history')
   @SessionAccess(ACCESS.view, 'id')
+  @KeyScope('sessions:read')
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({ operationId: 'getSessionHistory', summary: 'Every status change, oldest first' })
   @ApiOkResponse({ type: [StatusChangeView] })

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AuthUser } from '../auth/auth-user.js';
+import { actorOf, type AuthUser } from '../auth/auth-user.js';
 import type { UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { Sql } from '../database/sql.js';
@@ -144,7 +144,7 @@ export class SessionsService {
           ? await this.lifecycle.applyWithin(tx, {
               sessionId: id,
               cause: 'payment',
-              actorId: user.id,
+              ...actorOf(user),
             })
           : null,
       };
@@ -192,6 +192,7 @@ export class SessionsService {
       to_status: SessionStatus;
       at: Date;
       actor_id: string | null;
+      actor_key_id: string | null;
       cause: TransitionCause;
     }>(STATUS_HISTORY.name, STATUS_HISTORY.text, [session.id]);
     return rows.map((r) => ({
@@ -199,6 +200,7 @@ export class SessionsService {
       to: r.to_status,
       at: r.at.toISOString(),
       actorId: r.actor_id,
+      actorKeyId: r.actor_key_id,
       cause: r.cause,
     }));
   }

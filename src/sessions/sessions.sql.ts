@@ -126,7 +126,7 @@ export const SET_PAYMENT_STATUS = `UPDATE sessions s SET payment_status = $2, up
 /** A session's status changes, oldest first ((session_id, id) index). */
 export const STATUS_HISTORY = {
   name: 'session-history',
-  text: `SELECT from_status, to_status, at, actor_id, cause
+  text: `SELECT from_status, to_status, at, actor_id, actor_key_id, cause
   FROM session_status_changes WHERE session_id = $1 ORDER BY id`,
 };
 
@@ -162,6 +162,7 @@ export function transitionParts(
   const rule = transitionFor(input.cause);
   const sessionId = args.add(input.sessionId, 'uuid');
   const actorId = args.add(input.actorId, 'uuid');
+  const actorKeyId = args.add(input.actorKeyId ?? null, 'uuid');
   const cause = sqlLiteral(input.cause);
   const set: string[] = [];
   const where: string[] = when ? [when] : [];
@@ -203,8 +204,8 @@ export function transitionParts(
         WHERE s.id = prev.id AND s.status = ANY(${sqlLiteralArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
         RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status
      ), logged AS (
-       INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, cause)
-       SELECT id, from_status, status, now(), ${actorId}, ${cause} FROM moved
+       INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, actor_key_id, cause)
+       SELECT id, from_status, status, now(), ${actorId}, ${actorKeyId}, ${cause} FROM moved
        RETURNING at
      ),${
        isTerminal(rule.to)
@@ -224,7 +225,7 @@ export function transitionParts(
        sessionId: 'm.id',
        data: `jsonb_build_object(
                 'sessionId', m.id, 'from', m.from_status, 'to', m.status, 'cause', ${cause},
-                'actorId', ${actorId},
+                'actorId', ${actorId}, 'actorKeyId', ${actorKeyId},
                 'at', to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`,
        source: 'moved m CROSS JOIN logged l',
      })}`;

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { KeyScope } from '../service-keys/service-key-scopes.js';
 import { ACCESS } from '../sessions/session-access.js';
 import { AccessedSession, SessionAccess } from '../sessions/session-access.guard.js';
 import type { SessionRecord } from '../sessions/session-record.js';
@@ -14,6 +15,7 @@ export class AttendanceController {
 
   @Get(':id/attendance')
   @SessionAccess(ACCESS.view, 'id')
+  @KeyScope('sessions:read')
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({
     operationId: 'getSessionAttendance',

@@ -69,7 +69,12 @@ type Route = keyof typeof ROUTES;
 const ROUTE_KEYS = Object.keys(ROUTES) as Route[];
 
 /** Path parameters of the OpenAPI document that are not session ids (so not in the matrix). */
-const NOT_SESSION_IDS = ['DELETE /api/webhooks/{id}', 'GET /api/webhooks/{id}/deliveries'];
+const NOT_SESSION_IDS = [
+  'DELETE /api/webhooks/{id}',
+  'GET /api/webhooks/{id}/deliveries',
+  // A service key's id (admin only); what keys may do to sessions: service-keys.e2e-spec.ts.
+  'DELETE /api/service-keys/{id}',
+];
 
 const OK = '-';
 

@@ -15,6 +15,7 @@ interface HistoryRow {
   to: string;
   at: string;
   actorId: string | null;
+  actorKeyId: string | null;
   cause: string;
 }
 
@@ -99,6 +100,7 @@ describe('video calls (REST)', () => {
           to: 'In Progress',
           at: expect.any(String),
           actorId: party.client.id,
+          actorKeyId: null,
           cause: 'start',
         },
       ]);
@@ -203,6 +205,7 @@ describe('video calls (REST)', () => {
         to: 'Completed',
         at: expect.any(String),
         actorId: party.psychologist.id,
+        actorKeyId: null,
         cause: 'end',
       });
     });

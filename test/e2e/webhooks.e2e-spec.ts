@@ -178,6 +178,7 @@ describe('webhooks', () => {
         to: 'Confirmed',
         cause: 'payment',
         actorId: party.admin.id,
+        actorKeyId: null,
         at: expect.any(String),
       },
     });

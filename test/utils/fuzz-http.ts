@@ -77,8 +77,11 @@ export function operationsOf(doc: any): Operation[] {
   return ops;
 }
 
+/** Admin-only surfaces whose ids are not session ids: they check the role before existence. */
+const ADMIN_SURFACE = /^\/api\/(webhooks|service-keys)(\/|$)/;
+
 export function validPathValue(w: World, op: Operation, param: Parameter): string {
-  if (op.template.startsWith('/api/webhooks')) {
+  if (ADMIN_SURFACE.test(op.template)) {
     return w.missingWebhookId;
   }
   if (param.schema?.format === 'uuid') {
@@ -89,11 +92,11 @@ export function validPathValue(w: World, op: Operation, param: Parameter): strin
 
 /**
  * The answer to an unknown (well-formed) id: 404, since existence is checked before role and
- * membership. Except on the webhook routes, an admin-only surface that checks the role first, so
- * that a non-admin learns nothing about which webhook ids exist: 403 FORBIDDEN for them.
+ * membership. Except on the webhook and service key routes, admin-only surfaces that check the
+ * role first, so that a non-admin learns nothing about which ids exist: 403 FORBIDDEN for them.
  */
 export function unknownIdAnswer(op: Operation, user: TestUser): Expected {
-  if (op.template.startsWith('/api/webhooks') && user.role !== 'admin') {
+  if (ADMIN_SURFACE.test(op.template) && user.role !== 'admin') {
     return exactly(403, 'FORBIDDEN');
   }
   return exactly(404, 'NOT_FOUND');
@@ -101,7 +104,7 @@ export function unknownIdAnswer(op: Operation, user: TestUser): Expected {
 
 /** Who calls an operation when the walk needs a valid token: the role it is meant for. */
 export function callerOf(w: World, op: Operation): TestUser {
-  if (/payment|webhooks/.test(op.template)) {
+  if (/payment|webhooks|service-keys/.test(op.template)) {
     return w.party.admin;
   }
   return w.party.client;

@@ -24,7 +24,7 @@ export interface World {
   wsSession: SessionJson;
   refreshToken: string;
   users: TestUser[];
-  /** An id that no webhook has (the walk creates none on purpose). */
+  /** An id that no webhook nor service key has (the walk creates none on purpose). */
   missingWebhookId: string;
 }
 
@@ -94,6 +94,7 @@ const TABLES = [
   'session_status_changes',
   'refresh_tokens',
   'webhook_endpoints',
+  'service_keys',
 ];
 
 const count = async (t: TestApp, table: string): Promise<number> =>
@@ -180,6 +181,8 @@ export function describeAfterwards(fuzz: Fuzzing, summary?: () => string): void 
           accepted('refreshToken'),
         webhook_endpoints:
           before.webhook_endpoints + accepted('createWebhook') - accepted('deleteWebhook'),
+        // Revoking keeps the row.
+        service_keys: before.service_keys + accepted('createServiceKey'),
       });
       // No one became an admin.
       expect(await w.t.dataSource.query(`SELECT email FROM users WHERE role = 'admin'`)).toEqual([

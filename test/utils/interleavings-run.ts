@@ -36,6 +36,7 @@ export interface HistoryRow {
   to_status: SessionStatus;
   cause: TransitionCause;
   actor_id: string | null;
+  actor_key_id: string | null;
   at: Date;
 }
 

@@ -26,6 +26,7 @@ export interface HistoryRow {
   to: string;
   at: string;
   actorId: string | null;
+  actorKeyId: string | null;
   cause: string;
 }
 
@@ -35,8 +36,14 @@ export const MINUTE = 60_000;
 export const DAY = 24 * 60 * MINUTE;
 
 /** A row of a session's history as the API lists it, at any time. */
-export function transition(from: string, to: string, cause: string, actorId: string | null) {
-  return { from, to, at: expect.stringMatching(ISO_UTC), actorId, cause };
+export function transition(
+  from: string,
+  to: string,
+  cause: string,
+  actorId: string | null,
+  actorKeyId: string | null = null,
+) {
+  return { from, to, at: expect.stringMatching(ISO_UTC), actorId, actorKeyId, cause };
 }
 
 /** The instant `offsetMs` from now, as the ISO text a request carries. */

@@ -20,6 +20,20 @@ describe('RateLimiter', () => {
     expect([1, 2, 3, 4].map(() => limiter.take('a').allowed)).toEqual([true, true, true, false]);
   });
 
+  it('tells the wait for a token without taking one', () => {
+    clock = 10_000;
+    const failures = new RateLimiter(2, 1000, () => clock);
+    expect(failures.waitMs('x')).toBe(0);
+    failures.take('x');
+    failures.take('x');
+    expect(failures.waitMs('x')).toBe(500);
+    expect(failures.waitMs('x')).toBe(500);
+    clock += 500;
+    expect(failures.waitMs('x')).toBe(0);
+    expect(failures.take('x').allowed).toBe(true);
+    failures.close();
+  });
+
   it('forgets keys', () => {
     limiter.forget('a');
     expect(limiter.take('a').allowed).toBe(true);

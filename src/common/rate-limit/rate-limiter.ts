@@ -32,6 +32,20 @@ export class RateLimiter {
     return { allowed: false, retryAfterMs: Math.ceil((1 - bucket.tokens) / rate) };
   }
 
+  /**
+   * How long until `key` has a token, without taking one (0: it has one now). For limits on
+   * failures: a caller that is out of tokens is refused before the attempt costs anything.
+   */
+  waitMs(key: string): number {
+    const bucket = this.buckets.get(key);
+    if (!bucket) {
+      return 0;
+    }
+    const rate = this.capacity / this.periodMs;
+    const tokens = Math.min(this.capacity, bucket.tokens + (this.now() - bucket.at) * rate);
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / rate);
+  }
+
   forget(key: string): void {
     this.buckets.delete(key);
   }

@@ -132,9 +132,18 @@ export class StatusChangeView {
     format: 'uuid',
     nullable: true,
     type: String,
-    description: 'null when the system acted',
+    description: 'null when the system or a service key acted',
   })
   actorId: string | null;
+
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    example: '7a1e3c5b-2d4f-4a6b-8c9d-0e1f2a3b4c5d',
+    description: 'The service key that acted (`actorId` is then null); null otherwise',
+  })
+  actorKeyId: string | null;
 
   @ApiProperty({ enum: TRANSITION_CAUSES })
   cause: TransitionCause;
