@@ -1,7 +1,9 @@
 /**
  * S3/S4/S5 baseline: a bare socket.io server on the same namespace and transport, with the same
  * JWT handshake check, rooms kept only in socket.io's adapter, the same single UPDATE when the
- * second participant arrives, and signals relayed with `to(room).emit`.
+ * second participant arrives, and signals relayed with `to(room).emit`. Each socket also joins
+ * its user's room at connect, the least a server does to reach every socket of a user (the
+ * contract's live events per user), so S4's heap per socket compares the same rooms.
  */
 import { createServer } from 'node:http';
 import pg from 'pg';
@@ -53,6 +55,7 @@ function usersIn(name: string): Set<string> {
 
 nsp.on('connection', (socket: Socket) => {
   const user = (socket.data as Data).user;
+  void socket.join(`user:${user.sub}`);
   socket.on('join-room', (body: { sessionId: string }, ack: Ack) => {
     const name = room(body.sessionId);
     void socket.join(name);
