@@ -100,6 +100,8 @@ describe('video calls (REST)', () => {
           at: expect.any(String),
           actorId: party.client.id,
           cause: 'start',
+          previousStart: null,
+          scheduledStart: null,
         },
       ]);
     });
@@ -204,6 +206,8 @@ describe('video calls (REST)', () => {
         at: expect.any(String),
         actorId: party.psychologist.id,
         cause: 'end',
+        previousStart: null,
+        scheduledStart: null,
       });
     });
 
