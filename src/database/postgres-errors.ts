@@ -18,6 +18,11 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
 
+/** An exclusion constraint refused the row (a booking overlapping another, e.g.). */
+export function isExclusionViolation(error: unknown): boolean {
+  return pgError(error)?.code === '23P01';
+}
+
 /**
  * SQLSTATE classes and codes that mean the database could not be reached or is going away, rather
  * than that the statement was wrong: connection exceptions (08), the server shutting down or

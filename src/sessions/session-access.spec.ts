@@ -51,6 +51,7 @@ describe('ACCESS table', () => {
       start: { admin: 'forbid', participants: true, requirePayment: true },
       end: { admin: 'allow', participants: true },
       cancel: { admin: 'allow', participants: true },
+      reschedule: { admin: 'allow', participants: true },
       payment: { admin: 'allow', participants: false },
     });
   });

@@ -27,6 +27,7 @@ export const ACCESS = {
   start: { admin: 'forbid', participants: true, requirePayment: true },
   end: { admin: 'allow', participants: true },
   cancel: { admin: 'allow', participants: true },
+  reschedule: { admin: 'allow', participants: true },
   payment: { admin: 'allow', participants: false },
 } as const satisfies Record<string, AccessRule>;
 

@@ -1,11 +1,13 @@
 import {
   canTransition,
+  HISTORY_CAUSES,
   isPaymentConfirmed,
   isTerminal,
   PAYMENT_STATUSES,
   SESSION_STATUSES,
   TRANSITION_CAUSES,
   transitionFor,
+  TRANSITIONS,
   type SessionStatus,
 } from './session-transitions.js';
 
@@ -63,5 +65,12 @@ describe('session transitions', () => {
 
   it('treats Confirmed, Paid and Verified as confirmed payment', () => {
     expect(PAYMENT_STATUSES.filter(isPaymentConfirmed)).toEqual(['Confirmed', 'Paid', 'Verified']);
+  });
+});
+
+describe('history causes', () => {
+  it('are the transitions and a reschedule, which moves no status and has no transition', () => {
+    expect(HISTORY_CAUSES).toEqual([...TRANSITION_CAUSES, 'reschedule']);
+    expect(Object.keys(TRANSITIONS)).not.toContain('reschedule');
   });
 });

@@ -25,6 +25,16 @@ export const TRANSITION_CAUSES = [
 ] as const;
 export type TransitionCause = (typeof TRANSITION_CAUSES)[number];
 
+/**
+ * What a history row can record: every transition's cause, and a reschedule, which moves the
+ * session in time but keeps its status (so it has no row in TRANSITIONS).
+ */
+export const HISTORY_CAUSES = [...TRANSITION_CAUSES, 'reschedule'] as const;
+export type HistoryCause = (typeof HISTORY_CAUSES)[number];
+
+/** The statuses a session can be rescheduled from (and stays in), before its room opens. */
+export const RESCHEDULABLE_STATUSES: readonly SessionStatus[] = ['Pending', 'Confirmed'];
+
 export const SYSTEM_CAUSES: readonly TransitionCause[] = [
   'auto-start',
   'auto-end',

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiBody,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -16,18 +17,23 @@ import {
   CancelSessionDto,
   ConfirmPaymentDto,
   ListSessionsQuery,
+  RescheduleSessionDto,
 } from './dto/session.inputs.js';
 import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
 import { ACCESS } from './session-access.js';
 import { AccessedSession, SessionAccess } from './session-access.guard.js';
 import type { SessionRecord } from './session-record.js';
+import { SessionRescheduleService } from './session-reschedule.service.js';
 import { SessionsService } from './sessions.service.js';
 
 @ApiTags('sessions')
 @ApiBearerAuth()
 @Controller('sessions')
 export class SessionsController {
-  constructor(private readonly sessions: SessionsService) {}
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly rescheduling: SessionRescheduleService,
+  ) {}
 
   @Post()
   @ApiOperation({
@@ -39,6 +45,7 @@ export class SessionsController {
     'VALIDATION_FAILED',
     'UNAUTHENTICATED',
     'FORBIDDEN',
+    'OUTSIDE_WORKING_HOURS',
     'SLOT_TAKEN',
     'PAYLOAD_TOO_LARGE',
     'UNSUPPORTED_MEDIA_TYPE',
@@ -108,6 +115,39 @@ export class SessionsController {
     @CurrentUser() user: AuthUser,
   ): Promise<SessionView> {
     return this.sessions.cancel(session, dto ?? {}, user);
+  }
+
+  @Post(':id/reschedule')
+  @SessionAccess(
+    ACCESS.reschedule,
+    'id',
+    'INVALID_TRANSITION',
+    'OUTSIDE_WORKING_HOURS',
+    'SLOT_TAKEN',
+    'PAYLOAD_TOO_LARGE',
+    'UNSUPPORTED_MEDIA_TYPE',
+  )
+  @HttpCode(200)
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOperation({
+    operationId: 'rescheduleSession',
+    summary:
+      'Move a Pending or Confirmed session to another time before its room opens (its client, its psychologist or an admin; admins may go outside working hours); status and payment are kept',
+  })
+  @ApiBody({
+    type: RescheduleSessionDto,
+    examples: {
+      sameLength: { value: { scheduledStart: '2027-01-04T10:00:00Z' } },
+      longer: { value: { scheduledStart: '2027-01-04T10:00:00+01:00', durationMinutes: 90 } },
+    },
+  })
+  @ApiOkResponse({ type: SessionView })
+  reschedule(
+    @AccessedSession() session: SessionRecord,
+    @Body() dto: RescheduleSessionDto,
+    @CurrentUser() user: AuthUser,
+  ): Promise<SessionView> {
+    return this.rescheduling.reschedule(session, dto, user);
   }
 
   @Get(':id/history')

@@ -3,6 +3,13 @@ import { actorOf, type AuthUser } from '../auth/auth-user.js';
 import type { UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { Sql } from '../database/sql.js';
+import {
+  ROLE_AND_HOURS,
+  workingHoursOf,
+  type RoleAndHoursRow,
+} from '../psychologists/psychologists.sql.js';
+import type { WorkingHours } from '../psychologists/working-hours.js';
+import { assertInsideWorkingHours, DEFAULT_DURATION_MINUTES, sessionEnd } from './booking-rules.js';
 import type {
   BookSessionDto,
   CancelSessionDto,
@@ -18,8 +25,8 @@ import {
   isPaymentConfirmed,
   transitionFor,
   type PaymentStatus,
+  type HistoryCause,
   type SessionStatus,
-  type TransitionCause,
 } from './session-transitions.js';
 import {
   INSERT_BOOKING,
@@ -29,16 +36,6 @@ import {
   STATUS_HISTORY,
   USER_ROLE,
 } from './sessions.sql.js';
-
-const DEFAULT_DURATION_MINUTES = 50;
-const MAX_PAST_MS = 5 * 60_000;
-
-/** The same moment a calendar year later (365 or 366 days, whichever the coming year has). */
-function oneYearAfter(ms: number): number {
-  const d = new Date(ms);
-  d.setUTCFullYear(d.getUTCFullYear() + 1);
-  return d.getTime();
-}
 
 /**
  * Booking, reading, paying for and cancelling sessions. Who may act on a session is checked
@@ -68,20 +65,10 @@ export class SessionsService {
   }
 
   async book(dto: BookSessionDto, user: AuthUser): Promise<SessionView> {
+    // The start's bounds are checked with the body (ScheduledStart).
     const scheduledStart = new Date(dto.scheduledStart);
-    const now = Date.now();
-    if (
-      scheduledStart.getTime() < now - MAX_PAST_MS ||
-      scheduledStart.getTime() > oneYearAfter(now)
-    ) {
-      throw new DomainError(
-        'VALIDATION_FAILED',
-        'scheduledStart must be from 5 minutes ago to a year ahead',
-        [{ field: 'scheduledStart', messages: ['must be from 5 minutes ago to a year ahead'] }],
-      );
-    }
     const party = bookingParty(user, dto.clientId);
-    await this.assertRole(dto.psychologistId, 'psychologist', 'psychologistId');
+    const hours = await this.psychologistHours(dto.psychologistId);
     if (party.clientToCheck) {
       await this.assertRole(party.clientToCheck, 'client', 'clientId');
     }
@@ -89,11 +76,13 @@ export class SessionsService {
       throw party.refusal;
     }
     const durationMinutes = dto.durationMinutes ?? DEFAULT_DURATION_MINUTES;
+    const scheduledEnd = sessionEnd(scheduledStart, durationMinutes);
+    assertInsideWorkingHours(hours, scheduledStart, scheduledEnd, user.role === 'admin');
     const [row] = await this.sql.rows<{ id: string }>(INSERT_BOOKING.name, INSERT_BOOKING.text, [
       party.clientId,
       dto.psychologistId,
       scheduledStart,
-      new Date(scheduledStart.getTime() + durationMinutes * 60_000),
+      scheduledEnd,
       durationMinutes,
     ]);
     if (!row) {
@@ -193,7 +182,9 @@ export class SessionsService {
       at: Date;
       actor_id: string | null;
       actor_key_id: string | null;
-      cause: TransitionCause;
+      cause: HistoryCause;
+      previous_start: Date | null;
+      scheduled_start: Date | null;
     }>(STATUS_HISTORY.name, STATUS_HISTORY.text, [session.id]);
     return rows.map((r) => ({
       from: r.from_status,
@@ -202,7 +193,27 @@ export class SessionsService {
       actorId: r.actor_id,
       actorKeyId: r.actor_key_id,
       cause: r.cause,
+      previousStart: r.previous_start?.toISOString() ?? null,
+      scheduledStart: r.scheduled_start?.toISOString() ?? null,
     }));
+  }
+
+  /**
+   * The working hours of the psychologist a booking names (null: none set), with the check that
+   * it names a psychologist (400 otherwise), in one read.
+   */
+  private async psychologistHours(userId: string): Promise<WorkingHours | null> {
+    const [found] = await this.sql.rows<RoleAndHoursRow>(ROLE_AND_HOURS.name, ROLE_AND_HOURS.text, [
+      userId,
+    ]);
+    if (found?.role !== 'psychologist') {
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'psychologistId must be the id of a psychologist',
+        [{ field: 'psychologistId', messages: ['must be the id of a psychologist'] }],
+      );
+    }
+    return workingHoursOf(found);
   }
 
   private async assertRole(userId: string, role: UserRole, field: string): Promise<void> {

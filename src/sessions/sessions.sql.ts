@@ -38,7 +38,7 @@ export const SESSION_RECORD = {
  WHERE s.id = $1`,
 };
 
-/** A user's role: a booking's psychologistId must name a psychologist, an admin's clientId a client. */
+/** A user's role: an admin's booking must name a client (the psychologist's: ROLE_AND_HOURS). */
 export const USER_ROLE = { name: 'user-role', text: `SELECT role FROM users WHERE id = $1` };
 
 /**
@@ -126,7 +126,7 @@ export const SET_PAYMENT_STATUS = `UPDATE sessions s SET payment_status = $2, up
 /** A session's status changes, oldest first ((session_id, id) index). */
 export const STATUS_HISTORY = {
   name: 'session-history',
-  text: `SELECT from_status, to_status, at, actor_id, actor_key_id, cause
+  text: `SELECT from_status, to_status, at, actor_id, actor_key_id, cause, previous_start, scheduled_start
   FROM session_status_changes WHERE session_id = $1 ORDER BY id`,
 };
 

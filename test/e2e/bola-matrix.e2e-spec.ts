@@ -32,9 +32,11 @@ type Actor = (typeof ACTORS)[number];
 type SessionState = 'Pending' | 'Confirmed' | 'In Progress';
 
 interface RouteSpec {
-  body?: object;
+  body?: object | (() => object);
   /** State-changing routes run every cell on a fresh session in this state; others share one. */
   fresh?: SessionState;
+  /** The fresh session starts after the (day-long) join window: a reschedule needs it closed. */
+  farAhead?: boolean;
   /** What a successful call of a state-changing route leaves behind. */
   leaves?: { status: string; cause: string };
 }
@@ -51,6 +53,12 @@ const ROUTES = {
     body: { reason: 'matrix' },
     fresh: 'Confirmed',
     leaves: { status: 'Cancelled', cause: 'cancel' },
+  },
+  'POST /api/sessions/{id}/reschedule': {
+    body: () => ({ scheduledStart: farSlot() }),
+    fresh: 'Confirmed',
+    farAhead: true,
+    leaves: { status: 'Confirmed', cause: 'reschedule' },
   },
   'GET /api/sessions/{id}/history': {},
   'GET /api/sessions/{id}/attendance': {},
@@ -99,6 +107,12 @@ const MATRIX: Array<[Route, Actor, number, string]> = [
   ['POST /api/sessions/{id}/cancel', 'psychologist', 200, OK],
   ['POST /api/sessions/{id}/cancel', 'admin', 200, OK],
 
+  ['POST /api/sessions/{id}/reschedule', 'stranger client', 403, 'NOT_PARTICIPANT'],
+  ['POST /api/sessions/{id}/reschedule', 'stranger psychologist', 403, 'NOT_PARTICIPANT'],
+  ['POST /api/sessions/{id}/reschedule', 'client', 200, OK],
+  ['POST /api/sessions/{id}/reschedule', 'psychologist', 200, OK],
+  ['POST /api/sessions/{id}/reschedule', 'admin', 200, OK],
+
   ['GET /api/sessions/{id}/history', 'stranger client', 403, 'NOT_PARTICIPANT'],
   ['GET /api/sessions/{id}/history', 'stranger psychologist', 403, 'NOT_PARTICIPANT'],
   ['GET /api/sessions/{id}/history', 'client', 200, OK],
@@ -138,6 +152,11 @@ const MATRIX: Array<[Route, Actor, number, string]> = [
   ['GET /api/video-calls/ice-servers/{sessionId}', 'psychologist', 200, OK],
   ['GET /api/video-calls/ice-servers/{sessionId}', 'admin', 403, 'FORBIDDEN'],
 ];
+
+/** Slots two days ahead and on (past the day-long join window below), 16 minutes apart. */
+let farSlotNo = 0;
+const farSlot = () =>
+  new Date(Date.now() + 2 * 24 * 60 * 60_000 + farSlotNo++ * 16 * 60_000).toISOString();
 
 /** A relay of the test's own name; nothing connects to it here, credentials are only issued. */
 const TURN_URL = 'turn:turn.test.local:3478';
@@ -224,8 +243,15 @@ describe('BOLA matrix: who may touch a session by its id', () => {
   afterAll(() => t.close());
 
   /** A new session of the party, in the given state, in a slot of its own. */
-  async function sessionIn(state: SessionState, of: Party = party): Promise<string> {
-    const { id } = await bookSession(t, of, { scheduledStart: nextSlot(), durationMinutes: 15 });
+  async function sessionIn(
+    state: SessionState,
+    of: Party = party,
+    farAhead = false,
+  ): Promise<string> {
+    const { id } = await bookSession(t, of, {
+      scheduledStart: farAhead ? farSlot() : nextSlot(),
+      durationMinutes: 15,
+    });
     if (state !== 'Pending') {
       await pay(t, of, id);
     }
@@ -246,7 +272,7 @@ describe('BOLA matrix: who may touch a session by its id', () => {
       req.set('Authorization', who.auth);
     }
     const body = (ROUTES[route] as RouteSpec).body;
-    return method === 'GET' ? req : req.send(body ?? {});
+    return method === 'GET' ? req : req.send((typeof body === 'function' ? body() : body) ?? {});
   }
 
   /** Everything a refused call could have changed: the row, its history, its presence. */
@@ -324,7 +350,7 @@ describe('BOLA matrix: who may touch a session by its id', () => {
   describe('REST', () => {
     test.each(MATRIX)('%s by %s -> %i %s', async (route, actor, status, code) => {
       const spec: RouteSpec = ROUTES[route];
-      const id = spec.fresh ? await sessionIn(spec.fresh) : shared;
+      const id = spec.fresh ? await sessionIn(spec.fresh, party, spec.farAhead) : shared;
       const before = await snapshot(id);
       const res = await call(route, users[actor], id);
       if (code !== OK) {

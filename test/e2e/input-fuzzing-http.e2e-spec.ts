@@ -43,6 +43,7 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
         'GET /api/sessions/{id}',
         'POST /api/sessions/{id}/payment',
         'POST /api/sessions/{id}/cancel',
+        'POST /api/sessions/{id}/reschedule',
         'POST /api/video-calls/start/{sessionId}',
         'POST /api/video-calls/end/{sessionId}',
         'GET /api/video-calls/session/{sessionId}',

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { CallReconciler } from '../../src/video-call/call-reconciler.service.js';
 import { PresenceService } from '../../src/video-call/presence.service.js';
-import { confirmedSession } from '../factories/sessions.js';
+import { bookSession, confirmedSession } from '../factories/sessions.js';
 import { connectAs, eventually, request } from '../utils/socket-client.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 
@@ -265,6 +265,15 @@ async function runEveryPath(t: TestApp): Promise<void> {
         .send({})
     ).status,
   ).toBe(200);
+
+  // A reschedule: the psychologist's hours read, the row moved under its lock.
+  const ahead = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+  const movable = await bookSession(t, cancelled.party, { scheduledStart: ahead(3) });
+  await api
+    .post(`/api/sessions/${movable.id}/reschedule`)
+    .set('Authorization', cancelled.party.client.auth)
+    .send({ scheduledStart: ahead(4) })
+    .expect(200);
 
   // The reconciler's other deadlines: a call running too long, a session nobody came to.
   const overlong = await confirmedSession(t);

@@ -247,6 +247,76 @@ describe('POST /api/sessions (booking)', () => {
     expect(seen.status).toBe(200);
   });
 
+  describe('inside working hours', () => {
+    // Every day 09:00-17:00 in Berlin. Days ahead at noon UTC (13:00 or 14:00 there) are inside;
+    // 17:00 UTC (18:00 or 19:00 there) is outside, and so is a session running past 17:00.
+    let hoursParty: Party;
+    const day = (n: number, hhmm: string) =>
+      `${new Date(Date.now() + n * DAY).toISOString().slice(0, 10)}T${hhmm}:00.000Z`;
+
+    beforeAll(async () => {
+      hoursParty = await createParty(app.t);
+      await app.t.dataSource.query(`UPDATE users SET time_zone = 'Europe/Berlin' WHERE id = $1`, [
+        hoursParty.psychologist.id,
+      ]);
+      const weekly = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => ({
+        day: d,
+        start: '09:00',
+        end: '17:00',
+      }));
+      await app.t.dataSource.query(
+        `INSERT INTO psychologist_availability (psychologist_id, weekly, overrides)
+         VALUES ($1, $2::jsonb, '[]'::jsonb)`,
+        [hoursParty.psychologist.id, JSON.stringify(weekly)],
+      );
+    });
+
+    const bookWith = (who: TestUser, scheduledStart: string, extra: object = {}) =>
+      book(who, { psychologistId: hoursParty.psychologist.id, scheduledStart, ...extra });
+
+    it('refuses a client outside them with 409 OUTSIDE_WORKING_HOURS, and stores nothing', async () => {
+      const before = await app.t.dataSource.query('SELECT count(*)::int AS n FROM sessions');
+      expectError(
+        await bookWith(hoursParty.client, day(30, '17:00')),
+        409,
+        'OUTSIDE_WORKING_HOURS',
+      );
+      // Starts inside, ends after 17:00 Berlin time.
+      expectError(
+        await bookWith(hoursParty.client, day(30, '15:30'), { durationMinutes: 90 }),
+        409,
+        'OUTSIDE_WORKING_HOURS',
+      );
+      const after = await app.t.dataSource.query('SELECT count(*)::int AS n FROM sessions');
+      expect(after[0].n).toBe(before[0].n);
+    });
+
+    it('books a client inside them', async () => {
+      const res = await bookWith(hoursParty.client, day(31, '12:00'));
+      expect(res.status).toBe(201);
+      expect(res.body.scheduledStart).toBe(day(31, '12:00'));
+    });
+
+    it('lets an admin book outside them', async () => {
+      const res = await bookWith(app.admin, day(32, '20:00'), { clientId: hoursParty.client.id });
+      expect(res.status).toBe(201);
+    });
+
+    it('checks the role (403) before the hours (409)', async () => {
+      expectError(await bookWith(hoursParty.psychologist, day(33, '20:00')), 403, 'FORBIDDEN');
+    });
+
+    it('a psychologist with no hours set is bookable at any time', async () => {
+      for (const hhmm of ['02:00', '20:00']) {
+        const res = await book(party.client, {
+          psychologistId: party.psychologist.id,
+          scheduledStart: day(34, hhmm),
+        });
+        expect(res.status).toBe(201);
+      }
+    });
+  });
+
   it('needs authentication', async () => {
     const res = await app.t.api
       .post('/api/sessions')

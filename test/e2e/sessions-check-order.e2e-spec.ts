@@ -175,4 +175,83 @@ describe('the order of checks', () => {
       'INVALID_TRANSITION',
     );
   });
+
+  it('a reschedule: body (with its bounds), existence, membership, status, working hours, slot', async () => {
+    const move = (who: TestUser, id: string, body: object) =>
+      app.t.api.post(`/api/sessions/${id}/reschedule`).set('Authorization', who.auth).send(body);
+    expectError(
+      await move(stranger, randomUUID(), { scheduledStart: 'soon' }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expectError(
+      await move(stranger, randomUUID(), { scheduledStart: at(800 * DAY) }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expectError(
+      await move(stranger, randomUUID(), { scheduledStart: at(40 * DAY) }),
+      404,
+      'NOT_FOUND',
+    );
+
+    // A psychologist working 09:00-17:00 UTC, with a session the admin booked at 20:00 UTC.
+    const p = await createParty(app.t);
+    const weekly = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((day) => ({
+      day,
+      start: '09:00',
+      end: '17:00',
+    }));
+    await app.t.dataSource.query(
+      `INSERT INTO psychologist_availability (psychologist_id, weekly, overrides)
+       VALUES ($1, $2::jsonb, '[]'::jsonb)`,
+      [p.psychologist.id, JSON.stringify(weekly)],
+    );
+    const dayAt = (n: number, hhmm: string) => `${at(n * DAY).slice(0, 10)}T${hhmm}:00.000Z`;
+    const takenOutside = dayAt(41, '20:00');
+    const byAdmin = await app.t.api
+      .post('/api/sessions')
+      .set('Authorization', app.admin.auth)
+      .send({
+        psychologistId: p.psychologist.id,
+        clientId: p.client.id,
+        scheduledStart: takenOutside,
+      });
+    expect(byAdmin.status).toBe(201);
+    const cancelled = await bookSession(app.t, p, { scheduledStart: dayAt(42, '10:00') });
+    await app.t.api
+      .post(`/api/sessions/${cancelled.id}/cancel`)
+      .set('Authorization', p.client.auth)
+      .send({});
+    const pending = await bookSession(app.t, p, { scheduledStart: dayAt(43, '10:00') });
+
+    expectError(
+      await move(stranger, cancelled.id, { scheduledStart: takenOutside }),
+      403,
+      'NOT_PARTICIPANT',
+    );
+    expectError(
+      await move(p.client, cancelled.id, { scheduledStart: takenOutside }),
+      409,
+      'INVALID_TRANSITION',
+    );
+    expectError(
+      await move(p.client, pending.id, { scheduledStart: takenOutside }),
+      409,
+      'OUTSIDE_WORKING_HOURS',
+    );
+    expectError(
+      await move(app.admin, pending.id, { scheduledStart: takenOutside }),
+      409,
+      'SLOT_TAKEN',
+    );
+    // A booking too: the hours before the slot, and the role before both.
+    const book = (who: TestUser) =>
+      app.t.api
+        .post('/api/sessions')
+        .set('Authorization', who.auth)
+        .send({ psychologistId: p.psychologist.id, scheduledStart: takenOutside });
+    expectError(await book(p.psychologist), 403, 'FORBIDDEN');
+    expectError(await book(p.client), 409, 'OUTSIDE_WORKING_HOURS');
+  });
 });

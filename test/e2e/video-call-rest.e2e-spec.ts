@@ -102,6 +102,8 @@ describe('video calls (REST)', () => {
           actorId: party.client.id,
           actorKeyId: null,
           cause: 'start',
+          previousStart: null,
+          scheduledStart: null,
         },
       ]);
     });
@@ -207,6 +209,8 @@ describe('video calls (REST)', () => {
         actorId: party.psychologist.id,
         actorKeyId: null,
         cause: 'end',
+        previousStart: null,
+        scheduledStart: null,
       });
     });
 

@@ -28,6 +28,9 @@ export interface HistoryRow {
   actorId: string | null;
   actorKeyId: string | null;
   cause: string;
+  /** A reschedule's old and new start; null on every status change. */
+  previousStart: string | null;
+  scheduledStart: string | null;
 }
 
 export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -35,7 +38,7 @@ export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 export const MINUTE = 60_000;
 export const DAY = 24 * 60 * MINUTE;
 
-/** A row of a session's history as the API lists it, at any time. */
+/** A status change in a session's history as the API lists it, at any time. */
 export function transition(
   from: string,
   to: string,
@@ -43,7 +46,16 @@ export function transition(
   actorId: string | null,
   actorKeyId: string | null = null,
 ) {
-  return { from, to, at: expect.stringMatching(ISO_UTC), actorId, actorKeyId, cause };
+  return {
+    from,
+    to,
+    at: expect.stringMatching(ISO_UTC),
+    actorId,
+    actorKeyId,
+    cause,
+    previousStart: null,
+    scheduledStart: null,
+  };
 }
 
 /** The instant `offsetMs` from now, as the ISO text a request carries. */

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   INVALID_TRANSITION: 409,
   TOO_EARLY: 409,
   SLOT_TAKEN: 409,
+  /** A booking or reschedule outside the psychologist's working hours (admins may). */
+  OUTSIDE_WORKING_HOURS: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

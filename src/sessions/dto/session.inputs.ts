@@ -1,17 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  IsIn,
-  IsInt,
-  IsISO8601,
-  IsOptional,
-  IsString,
-  IsUUID,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import {
   PAYMENT_STATUSES,
   SESSION_STATUSES,
@@ -19,21 +8,14 @@ import {
   type SessionStatus,
 } from '../session-transitions.js';
 import { IsIntegerInRange } from './integer-in-range.js';
+import { ScheduledStart } from './scheduled-start.js';
 
 export class BookSessionDto {
   @ApiProperty({ format: 'uuid', description: 'A user whose role is psychologist' })
   @IsUUID()
   psychologistId: string;
 
-  @ApiProperty({
-    format: 'date-time',
-    description: 'ISO-8601 with a time zone, e.g. 2026-12-01T09:00:00Z',
-  })
-  @IsISO8601({ strict: true, strictSeparator: true })
-  // Without an offset the instant would depend on the server's time zone.
-  @Matches(/T.*(Z|[+-]\d{2}(:?\d{2})?)$/i, {
-    message: 'scheduledStart must be a date and time with a time zone',
-  })
+  @ScheduledStart()
   scheduledStart: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 15, maximum: 180, default: 50 })
@@ -86,4 +68,19 @@ export class CancelSessionDto {
   @IsString()
   @MaxLength(500)
   reason?: string;
+}
+
+export class RescheduleSessionDto {
+  @ScheduledStart()
+  scheduledStart: string;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 15,
+    maximum: 180,
+    description: "Default: the session's current length",
+  })
+  @IsOptional()
+  @IsIntegerInRange(15, 180)
+  durationMinutes?: number;
 }

@@ -1,11 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
 import {
   PAYMENT_STATUSES,
+  HISTORY_CAUSES,
   SESSION_STATUSES,
-  TRANSITION_CAUSES,
+  type HistoryCause,
   type PaymentStatus,
   type SessionStatus,
-  type TransitionCause,
 } from '../session-transitions.js';
 import type { SessionRecord } from '../session-record.js';
 
@@ -145,6 +145,25 @@ export class StatusChangeView {
   })
   actorKeyId: string | null;
 
-  @ApiProperty({ enum: TRANSITION_CAUSES })
-  cause: TransitionCause;
+  @ApiProperty({
+    enum: HISTORY_CAUSES,
+    description: 'reschedule: the session moved in time and kept its status (from = to)',
+  })
+  cause: HistoryCause;
+
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'The start it moved from (reschedule only)',
+  })
+  previousStart: string | null;
+
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'The start it moved to (reschedule only)',
+  })
+  scheduledStart: string | null;
 }
