@@ -259,7 +259,11 @@ describe('service keys', () => {
       {
         method: 'POST',
         path: '/api/sessions',
-        body: { psychologistId: randomUUID(), scheduledStart: '2030-01-01T09:00:00.000Z' },
+        // A well-formed booking (a start within the year ahead), so only the key is wrong.
+        body: {
+          psychologistId: randomUUID(),
+          scheduledStart: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        },
       },
       { method: 'GET', path: '/api/service-keys' },
       {
