@@ -163,6 +163,34 @@ describe('live events per user', () => {
     await expectStrangersHeardNothing();
   });
 
+  it('a reschedule reaches both dashboards as session-updated with the new time, once per socket', async () => {
+    const party = await createParty(t);
+    const inADay = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
+    const booked = await bookSession(t, party, { scheduledStart: inADay(24) });
+    const client = [await dashboard(party.client), await dashboard(party.client)];
+    const psychologist = await dashboard(party.psychologist);
+
+    const moved = await t.api
+      .post(`/api/sessions/${booked.id}/reschedule`)
+      .set('Authorization', party.psychologist.auth)
+      .send({ scheduledStart: inADay(26), durationMinutes: 30 });
+    expect(moved.status).toBe(200);
+
+    await settle(1, ...client, psychologist);
+    for (const heard of [...client, psychologist]) {
+      expect(heard).toEqual([
+        {
+          event: 'session-updated',
+          sessionId: booked.id,
+          scheduledStart: moved.body.scheduledStart,
+          durationMinutes: 30,
+          paymentStatus: 'Pending',
+        },
+      ]);
+    }
+    await expectStrangersHeardNothing();
+  });
+
   it('REST start and end reach dashboards and the room, once to a socket in both', async () => {
     const party = await createParty(t);
     const { id } = await bookSession(t, party);
