@@ -30,6 +30,7 @@ import {
   canonicalTimeZone,
   freeSlots,
   workingHoursProblems,
+  type DateOverride,
   type HoursProblem,
   type WeeklyInterval,
 } from './working-hours.js';
@@ -60,6 +61,23 @@ export function hoursDetails(
     byField.set(name, [...(byField.get(name) ?? []), message]);
   }
   return [...byField].map(([field, messages]) => ({ field, messages }));
+}
+
+/**
+ * Working hours as plain objects with their fields in the documented order (jsonb keeps its own
+ * key order, and DTO instances carry their class).
+ */
+function plainHours(
+  weekly: readonly WeeklyInterval[],
+  overrides: readonly DateOverride[],
+): { weekly: WeeklyInterval[]; overrides: DateOverride[] } {
+  return {
+    weekly: weekly.map(({ day, start, end }) => ({ day, start, end })),
+    overrides: overrides.map(({ date, intervals }) => ({
+      date,
+      intervals: intervals.map(({ start, end }) => ({ start, end })),
+    })),
+  };
 }
 
 /**
@@ -112,11 +130,7 @@ export class PsychologistsService {
   }
 
   async setAvailability(dto: SetAvailabilityDto, user: AuthUser): Promise<AvailabilityView> {
-    const weekly = dto.weekly.map(({ day, start, end }) => ({ day, start, end }));
-    const overrides = dto.overrides.map(({ date, intervals }) => ({
-      date,
-      intervals: intervals.map(({ start, end }) => ({ start, end })),
-    }));
+    const { weekly, overrides } = plainHours(dto.weekly, dto.overrides);
     const problems = workingHoursProblems({ timeZone: dto.timeZone, weekly, overrides });
     if (problems.length > 0) {
       const details = hoursDetails(problems, weekly);
@@ -144,8 +158,7 @@ export class PsychologistsService {
     return {
       psychologistId: id,
       timeZone: row.time_zone,
-      weekly: row.weekly ?? [],
-      overrides: row.overrides ?? [],
+      ...plainHours(row.weekly ?? [], row.overrides ?? []),
       configured: row.weekly !== null,
     };
   }

@@ -80,6 +80,9 @@ describe('working hours and free slots', () => {
         const got = await getHours(p.id, who);
         expect(got.status).toBe(200);
         expect(got.body).toEqual(expected);
+        // In the documented order, not jsonb's.
+        expect(Object.keys(got.body.weekly[0])).toEqual(['day', 'start', 'end']);
+        expect(Object.keys(got.body.overrides[1].intervals[0])).toEqual(['start', 'end']);
       }
       // The profile's zone is the zone of the hours.
       const [row] = await t.dataSource.query(`SELECT time_zone FROM users WHERE id = $1`, [p.id]);
