@@ -47,18 +47,21 @@ function invalid(field: string, message: string): DomainError {
 /**
  * The problems of a working-hours document as field details, named by the request's own paths:
  * `workingHoursProblems` checks day by day, so `weekly(mon)[1]` (the second Monday interval) is
- * reported as that interval's index in `weekly`.
+ * reported, in the field and in messages, as that interval's index in `weekly`.
  */
 export function hoursDetails(
   problems: readonly HoursProblem[],
   weekly: readonly WeeklyInterval[],
 ): FieldProblem[] {
+  const inRequest = (text: string) =>
+    text.replace(/weekly\((\w+)\)\[(\d+)\]/g, (_, day: string, i: string) => {
+      const indexes = weekly.flatMap((w, k) => (w.day === day ? [k] : []));
+      return `weekly[${indexes[Number(i)]}]`;
+    });
   const byField = new Map<string, string[]>();
   for (const { field, message } of problems) {
-    const m = /^weekly\((\w+)\)\[(\d+)\]$/.exec(field);
-    const index = m ? weekly.map((w, k) => (w.day === m[1] ? k : -1)).filter((k) => k >= 0) : [];
-    const name = m ? `weekly[${index[Number(m[2])]}]` : field;
-    byField.set(name, [...(byField.get(name) ?? []), message]);
+    const name = inRequest(field);
+    byField.set(name, [...(byField.get(name) ?? []), inRequest(message)]);
   }
   return [...byField].map(([field, messages]) => ({ field, messages }));
 }
