@@ -8,6 +8,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { PsychologistsModule } from './psychologists/psychologists.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { VideoCallModule } from './video-call/video-call.module.js';
@@ -32,6 +33,7 @@ export class AppModule {
         RealtimeModule,
         AuthModule,
         SessionsModule,
+        PsychologistsModule,
         VideoCallModule,
         WebhooksModule,
         MetricsModule,

@@ -36,6 +36,8 @@ describe('loadConfig', () => {
       stunUrls: [],
       turn: undefined,
       turnCredentialTtlSeconds: (15 + 240) * 60,
+      slotStepMinutes: 15,
+      bookingMinNoticeMinutes: 60,
     });
   });
 
@@ -82,6 +84,8 @@ describe('loadConfig', () => {
       NO_SHOW_AFTER_MINUTES: '5',
       WEBHOOK_ALLOW_PRIVATE: 'yes',
       WEBHOOK_RETENTION_DAYS: '7',
+      SLOT_STEP_MINUTES: '30',
+      BOOKING_MIN_NOTICE_MINUTES: '0',
     });
     expect(config).toMatchObject({
       nodeEnv: 'production',
@@ -104,6 +108,8 @@ describe('loadConfig', () => {
       noShowAfterMinutes: 5,
       webhookAllowPrivate: true,
       webhookRetentionDays: 7,
+      slotStepMinutes: 30,
+      bookingMinNoticeMinutes: 0,
     });
   });
 
@@ -134,6 +140,10 @@ describe('loadConfig', () => {
     ['JOIN_EARLY_MINUTES', '99999'],
     ['WEBHOOK_RETENTION_DAYS', '0'],
     ['WEBHOOK_RETENTION_DAYS', '3651'],
+    ['SLOT_STEP_MINUTES', '4'],
+    ['SLOT_STEP_MINUTES', '61'],
+    ['BOOKING_MIN_NOTICE_MINUTES', '-1'],
+    ['BOOKING_MIN_NOTICE_MINUTES', '10081'],
   ])('refuses %s=%j', (name, value) => {
     oneProblem({ [name]: value }, name);
   });

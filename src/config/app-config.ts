@@ -47,6 +47,10 @@ export interface AppConfig {
   turn: TurnConfig | undefined;
   /** Lifetime of issued TURN credentials; long enough to outlast the longest call. */
   turnCredentialTtlSeconds: number;
+  /** The grid of start times a free-slot listing offers. */
+  slotStepMinutes: number;
+  /** No slot is offered closer than this to its start (bookings keep their own bounds). */
+  bookingMinNoticeMinutes: number;
 }
 
 export interface TurnConfig {
@@ -273,6 +277,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       1,
       7 * 24 * 3600,
     ),
+    slotStepMinutes: r.int('SLOT_STEP_MINUTES', 15, 5, 60),
+    bookingMinNoticeMinutes: r.int('BOOKING_MIN_NOTICE_MINUTES', 60, 0, 7 * 24 * 60),
   };
 
   if (r.problems.length > 0) {

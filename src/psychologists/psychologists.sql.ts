@@ -1,4 +1,6 @@
 import type { UserRole } from '../auth/user.entity.js';
+import { sqlLiteral } from '../database/statement-args.js';
+import { LIVE_STATUSES } from '../sessions/session-transitions.js';
 import type { DateOverride, WeeklyInterval, WorkingHours } from './working-hours.js';
 
 /**
@@ -32,3 +34,98 @@ export function workingHoursOf(row: RoleAndHoursRow): WorkingHours | null {
     ? { timeZone: row.time_zone, weekly: row.weekly, overrides: row.overrides ?? [] }
     : null;
 }
+
+/** A psychologist as the directory and their profile show them. */
+export interface ProfileRow {
+  id: string;
+  name: string;
+  bio: string | null;
+  time_zone: string;
+}
+
+interface Statement {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
+/** `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+/**
+ * A page of the directory, by name then id, and its total; one text with a search and one
+ * without, so each prepared statement keeps a plan of its own (the partial index on (name, id)
+ * serves the unfiltered one in order).
+ */
+export function listPsychologists(
+  search: string | undefined,
+  page: { limit: number; offset: number },
+): { page: Statement; count: Statement } {
+  const where = `WHERE role = 'psychologist'${search === undefined ? '' : ` AND name ILIKE $1 ESCAPE '\\'`}`;
+  const filter = search === undefined ? [] : [containsPattern(search)];
+  const next = filter.length + 1;
+  const name = `psychologists-list:${search === undefined ? 'all' : 'search'}`;
+  return {
+    page: {
+      name,
+      text: `SELECT id, name, bio, time_zone FROM users ${where}
+ ORDER BY name, id LIMIT $${next}::int OFFSET $${next + 1}::int`,
+      values: [...filter, page.limit, page.offset],
+    },
+    count: {
+      name: `${name}:count`,
+      text: `SELECT count(*)::int AS total FROM users ${where}`,
+      values: filter,
+    },
+  };
+}
+
+/**
+ * A psychologist's own profile edit: each field only when given (`$3`: whether bio was, since
+ * null clears it). No row back: the user is not a psychologist.
+ */
+export const UPDATE_PROFILE = {
+  name: 'psychologist-update-profile',
+  text: `UPDATE users
+   SET name = COALESCE($2::text, name),
+       bio = CASE WHEN $3::boolean THEN $4::text ELSE bio END,
+       time_zone = COALESCE($5::text, time_zone)
+ WHERE id = $1::uuid AND role = 'psychologist'
+ RETURNING id, name, bio, time_zone`,
+};
+
+/**
+ * Replaces a psychologist's working hours and sets the zone they are written in: one statement,
+ * so both land or neither. No row back: the user is not a psychologist.
+ */
+export const SET_AVAILABILITY = {
+  name: 'psychologist-set-availability',
+  text: `WITH zone AS (
+  UPDATE users SET time_zone = $2::text WHERE id = $1::uuid AND role = 'psychologist' RETURNING id
+)
+INSERT INTO psychologist_availability (psychologist_id, weekly, overrides, updated_at)
+SELECT id, $3::jsonb, $4::jsonb, now() FROM zone
+ON CONFLICT (psychologist_id) DO UPDATE
+   SET weekly = EXCLUDED.weekly, overrides = EXCLUDED.overrides, updated_at = EXCLUDED.updated_at
+RETURNING psychologist_id`,
+};
+
+/** The longest session (minutes): a booking that overlaps a range starts at most this before it. */
+export const MAX_SESSION_MINUTES = 180;
+
+/**
+ * A psychologist's live bookings overlapping `[$2, $3)`, in one read whatever the range: the
+ * (psychologist_id, scheduled_start DESC) index, its start bounded below by the range's start
+ * minus the longest session, so the scan stays inside the range.
+ */
+export const LIVE_BOOKINGS_BETWEEN = {
+  name: 'psychologist-live-bookings',
+  text: `SELECT scheduled_start, scheduled_end FROM sessions
+ WHERE psychologist_id = $1::uuid
+   AND status IN (${LIVE_STATUSES.map(sqlLiteral).join(', ')})
+   AND scheduled_start >= $2::timestamptz - interval '${MAX_SESSION_MINUTES} minutes'
+   AND scheduled_start < $3::timestamptz
+   AND scheduled_end > $2::timestamptz`,
+};

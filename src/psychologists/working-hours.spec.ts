@@ -200,6 +200,8 @@ describe('working hours', () => {
     it('canonicalises zone names', () => {
       expect(canonicalTimeZone('europe/berlin')).toBe('Europe/Berlin');
       expect(canonicalTimeZone('UTC')).toBe('UTC');
+      expect(canonicalTimeZone('Asia/Kolkata')).toBe('Asia/Kolkata');
+      expect(canonicalTimeZone('Europe/Kyiv')).toBe('Europe/Kyiv');
       expect(canonicalTimeZone('Not/AZone')).toBeNull();
     });
   });

@@ -53,12 +53,21 @@ export function minutesOf(wall: string): number | null {
   return m[3] ? 1440 : Number(m[1]) * 60 + Number(m[2]);
 }
 
-/** The zone's canonical IANA name ("europe/berlin" -> "Europe/Berlin"), or null if it is none. */
+/** The zones this runtime lists, by lower-cased name, for spelling a given name as listed. */
+const LISTED_ZONES = new Map(
+  [...Intl.supportedValuesOf('timeZone'), 'UTC'].map((zone) => [zone.toLowerCase(), zone]),
+);
+
+/**
+ * The zone's IANA name as listed ("europe/berlin" -> "Europe/Berlin"), or null if it is none. A
+ * valid name the runtime does not list (a newer one such as "Asia/Kolkata", where ICU lists its
+ * old "Asia/Calcutta") is kept as given: resolving it would hand back the old name.
+ */
 export function canonicalTimeZone(name: string): string | null {
   if (!IANAZone.isValidZone(name) || /^[+-]|^UTC[+-]|^GMT[+-]/i.test(name)) {
     return null;
   }
-  return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  return LISTED_ZONES.get(name.toLowerCase()) ?? name;
 }
 
 /**

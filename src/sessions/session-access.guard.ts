@@ -11,17 +11,18 @@ import { Reflector } from '@nestjs/core';
 import { isUUID } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import type { AuthUser } from '../auth/auth-user.js';
+import type { UserRole } from '../auth/user.entity.js';
 import { ApiErrors } from '../common/errors/api-errors.decorator.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import type { ErrorCode } from '../common/errors/error-codes.js';
 import { createValidationPipe } from '../common/errors/validation.js';
 import { assertRouteInput } from '../common/http/route-input.js';
-import { assertAccess, assertAdmin, type AccessRule } from './session-access.js';
+import { assertAccess, assertRole, type AccessRule } from './session-access.js';
 import type { SessionRecord } from './session-record.js';
 import { SessionsService } from './sessions.service.js';
 
 const SESSION_ACCESS = 'sessions:access';
-const ADMIN_ONLY = 'auth:adminOnly';
+const ROLE_ONLY = 'auth:roleOnly';
 
 interface SessionAccessMetadata {
   rule: AccessRule;
@@ -56,12 +57,23 @@ function accessErrors(rule: AccessRule): ErrorCode[] {
   ];
 }
 
+interface RoleOnlyMetadata {
+  role: UserRole;
+  message: string;
+}
+
 /**
- * Only an admin may call this route (or, on a class, any of its routes); everyone else gets
- * FORBIDDEN with `message`, whatever the ids name, so nobody else learns which exist.
+ * Only a user of `role` may call this route (or, on a class, any of its routes); everyone else
+ * gets FORBIDDEN with `message`, whatever the ids name, so nobody else learns which exist.
  */
-export const AdminOnly = (message = 'Only an admin can do this') =>
-  applyDecorators(SetMetadata(ADMIN_ONLY, message), UseGuards(AdminOnlyGuard));
+export const RoleOnly = (role: UserRole, message: string) =>
+  applyDecorators(
+    SetMetadata(ROLE_ONLY, { role, message } satisfies RoleOnlyMetadata),
+    UseGuards(RoleOnlyGuard),
+  );
+
+/** Only an admin may call this route (or, on a class, any of its routes): see RoleOnly. */
+export const AdminOnly = (message = 'Only an admin can do this') => RoleOnly('admin', message);
 
 type RequestWithSession = FastifyRequest & { user: AuthUser; session?: SessionRecord };
 
@@ -113,21 +125,25 @@ export class SessionAccessGuard implements CanActivate {
  * before anything is looked up.
  */
 @Injectable()
-export class AdminOnlyGuard implements CanActivate {
+export class RoleOnlyGuard implements CanActivate {
   private readonly validation = createValidationPipe();
 
   constructor(private readonly reflector: Reflector) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const message = this.reflector.getAllAndOverride<string | undefined>(ADMIN_ONLY, [
+    const only = this.reflector.getAllAndOverride<RoleOnlyMetadata | undefined>(ROLE_ONLY, [
       context.getHandler(),
       context.getClass(),
     ]);
-    if (message === undefined) {
+    if (only === undefined) {
       return true;
     }
     await assertRouteInput(context, this.validation);
-    assertAdmin(context.switchToHttp().getRequest<RequestWithSession>().user, message);
+    assertRole(
+      context.switchToHttp().getRequest<RequestWithSession>().user,
+      only.role,
+      only.message,
+    );
     return true;
   }
 }

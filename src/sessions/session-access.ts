@@ -1,5 +1,6 @@
 import { DomainError } from '../common/errors/domain-error.js';
 import type { AuthUser } from '../auth/auth-user.js';
+import type { UserRole } from '../auth/user.entity.js';
 import { assertRoomOpen } from './session-policies.js';
 import {
   isPaymentConfirmed,
@@ -41,11 +42,16 @@ export function isParticipant(session: SessionParties, userId: string): boolean 
   return session.clientId === userId || session.psychologistId === userId;
 }
 
-/** Admin-only routes (AdminOnly): anyone else is the wrong role. */
-export function assertAdmin(user: AuthUser, message = 'Only an admin can do this'): void {
-  if (user.role !== 'admin') {
+/** Routes of one role (RoleOnly, AdminOnly): anyone else is the wrong role. */
+export function assertRole(user: AuthUser, role: UserRole, message: string): void {
+  if (user.role !== role) {
     throw new DomainError('FORBIDDEN', message);
   }
+}
+
+/** Admin-only routes (AdminOnly): anyone else is the wrong role. */
+export function assertAdmin(user: AuthUser, message = 'Only an admin can do this'): void {
+  assertRole(user, 'admin', message);
 }
 
 /**

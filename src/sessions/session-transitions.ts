@@ -72,6 +72,12 @@ export function canTransition(from: SessionStatus, to: SessionStatus): boolean {
 /** The statuses in which a session's room is open to its participants (join-room). */
 export const ROOM_OPEN_STATUSES: readonly SessionStatus[] = ['Confirmed', 'In Progress'];
 
+/**
+ * The statuses of a live booking: the ones the no-overlap exclusion constraints cover, so the
+ * times a free-slot listing must leave out.
+ */
+export const LIVE_STATUSES: readonly SessionStatus[] = ['Pending', 'Confirmed', 'In Progress'];
+
 export const TERMINAL_STATUSES: readonly SessionStatus[] = ['Completed', 'Cancelled', 'No Show'];
 
 export function isTerminal(status: SessionStatus): boolean {

@@ -82,6 +82,9 @@ const NOT_SESSION_IDS = [
   'GET /api/webhooks/{id}/deliveries',
   // A service key's id (admin only); what keys may do to sessions: service-keys.e2e-spec.ts.
   'DELETE /api/service-keys/{id}',
+  // A psychologist's id: public to every signed-in user (see "psychologist routes" below).
+  'GET /api/psychologists/{id}/availability',
+  'GET /api/psychologists/{id}/slots',
 ];
 
 const OK = '-';
@@ -420,6 +423,102 @@ describe('BOLA matrix: who may touch a session by its id', () => {
         expect(MATRIX.filter(([r]) => r === route).map(([, actor]) => actor)).toEqual([...ACTORS]);
       }
     });
+  });
+
+  describe('psychologist routes: a profile and hours are changed only by their owner', () => {
+    // Round the clock: the party's later bookings (any time from now) stay inside the hours.
+    const HOURS = {
+      timeZone: 'Europe/Berlin',
+      weekly: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((day) => ({
+        day,
+        start: '00:00',
+        end: '24:00',
+      })),
+      overrides: [],
+    };
+    const BODIES: Record<string, object> = {
+      'PATCH /api/psychologists/me': { bio: 'matrix' },
+      'PUT /api/psychologists/me/availability': HOURS,
+    };
+
+    // prettier-ignore
+    const OWN: Array<[string, Actor, number, string]> = [
+      ['PATCH /api/psychologists/me', 'stranger client', 403, 'FORBIDDEN'],
+      ['PATCH /api/psychologists/me', 'stranger psychologist', 200, OK],
+      ['PATCH /api/psychologists/me', 'client', 403, 'FORBIDDEN'],
+      ['PATCH /api/psychologists/me', 'psychologist', 200, OK],
+      ['PATCH /api/psychologists/me', 'admin', 403, 'FORBIDDEN'],
+
+      ['PUT /api/psychologists/me/availability', 'stranger client', 403, 'FORBIDDEN'],
+      ['PUT /api/psychologists/me/availability', 'stranger psychologist', 200, OK],
+      ['PUT /api/psychologists/me/availability', 'client', 403, 'FORBIDDEN'],
+      ['PUT /api/psychologists/me/availability', 'psychologist', 200, OK],
+      ['PUT /api/psychologists/me/availability', 'admin', 403, 'FORBIDDEN'],
+    ];
+
+    /** Every psychologist's profile and hours. */
+    async function psychologistRows(): Promise<Record<string, unknown>[]> {
+      return t.dataSource.query(
+        `SELECT u.id, u.name, u.bio, u.time_zone, a.weekly, a.overrides
+           FROM users u LEFT JOIN psychologist_availability a ON a.psychologist_id = u.id
+          WHERE u.role = 'psychologist' ORDER BY u.id`,
+      );
+    }
+
+    test.each(OWN)('%s by %s -> %i %s', async (route, actor, status, code) => {
+      const [method, path] = route.split(' ');
+      const body = BODIES[route];
+      const who = users[actor];
+      const before = await psychologistRows();
+      const req = method === 'PATCH' ? t.api.patch(path) : t.api.put(path);
+      const res = await req.set('Authorization', who.auth).send(body);
+      const after = await psychologistRows();
+      if (code !== OK) {
+        expectError(res, status, code);
+        expect(after).toEqual(before);
+        return;
+      }
+      expect(res.status).toBe(status);
+      // Only the caller's own row changed.
+      expect(after.filter((r) => r.id !== who.id)).toEqual(before.filter((r) => r.id !== who.id));
+      expect(res.body).toMatchObject(
+        method === 'PATCH' ? { id: who.id, bio: 'matrix' } : { psychologistId: who.id },
+      );
+    });
+
+    test.each(ACTORS)(
+      "a psychologist's hours and slots by %s: the same answer, about that psychologist",
+      async (actor) => {
+        const id = party.psychologist.id;
+        const range = 'from=2027-01-04T00:00:00Z&to=2027-01-05T00:00:00Z';
+        const answers = [];
+        for (const path of [
+          `/api/psychologists/${id}/availability`,
+          `/api/psychologists/${id}/slots?${range}`,
+        ]) {
+          const res = await t.api.get(path).set('Authorization', users[actor].auth);
+          expect(res.status).toBe(200);
+          expect(res.body.psychologistId).toBe(id);
+          answers.push(res.body);
+        }
+        const asPsychologist = await t.api
+          .get(`/api/psychologists/${id}/availability`)
+          .set('Authorization', party.psychologist.auth);
+        expect(answers[0]).toEqual(asPsychologist.body);
+        // A client's id names no psychologist.
+        const clientId = party.client.id;
+        for (const path of [
+          `/api/psychologists/${clientId}/availability`,
+          `/api/psychologists/${clientId}/slots?${range}`,
+        ]) {
+          expectError(
+            await t.api.get(path).set('Authorization', users[actor].auth),
+            404,
+            'NOT_FOUND',
+          );
+        }
+      },
+    );
   });
 
   describe('GET /api/video-calls/ice-servers/{sessionId}: the checks of join-room', () => {

@@ -13,7 +13,8 @@ import {
 import {
   badAuthorizations,
   callerOf,
-  fillPath,
+  urlOf,
+  withMoreQuery,
   type HttpProbe,
   unknownIdAnswer,
   useHttpFuzzing,
@@ -47,6 +48,11 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
         'POST /api/video-calls/start/{sessionId}',
         'POST /api/video-calls/end/{sessionId}',
         'GET /api/video-calls/session/{sessionId}',
+        'GET /api/psychologists',
+        'PATCH /api/psychologists/me',
+        'PUT /api/psychologists/me/availability',
+        'GET /api/psychologists/{id}/availability',
+        'GET /api/psychologists/{id}/slots',
       ]),
     );
     // The walk below must have something to chew on in each category.
@@ -106,11 +112,11 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
           const values = Object.fromEntries(
             op.pathParams.map((q) => [q.name, q === param ? raw : validPathValue(fuzz.w, op, q)]),
           );
-          return { ...p, url: fillPath(op.template, values) };
+          return { ...p, url: urlOf(op, values) };
         });
         // The valid id in upper case is still the same UUID: it may be served.
         const upper = fuzz.baseProbe(op, `${param.name}: upper case`, 'any');
-        upper.url = fillPath(op.template, {
+        upper.url = urlOf(op, {
           [param.name]: validPathValue(fuzz.w, op, param).toUpperCase(),
         });
         problems.push(...(await fuzz.runProbes(op, [...probes, upper])));
@@ -127,7 +133,7 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
               if (op.secured) {
                 p.headers.authorization = user.auth;
               }
-              p.url = fillPath(op.template, { [param.name]: encodeURIComponent(value) });
+              p.url = urlOf(op, { [param.name]: encodeURIComponent(value) });
               await fuzz.mustPass(op, p);
             },
           ),
@@ -143,7 +149,7 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
             if (op.secured) {
               p.headers.authorization = user.auth;
             }
-            p.url = fillPath(op.template, { [param.name]: id });
+            p.url = urlOf(op, { [param.name]: id });
             await fuzz.mustPass(op, p);
           }),
           fcOptions,
@@ -160,7 +166,7 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
       const withQuery = (query: string, label: string, expected: Expected): HttpProbe => ({
         ...base,
         label,
-        url: `${base.url}?${query}`,
+        url: withMoreQuery(base.url, query),
         expected,
       });
       const known = new Set(op.queryParams.map((p) => p.name));
@@ -186,9 +192,16 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
           ['a NUL', q('%00')],
           ['10k characters', q('x'.repeat(10_000))],
           ['bracketed', `${encodeURIComponent(param.name)}%5B%5D=1`],
+        ];
+        // Free text (a name search) may well contain these; any other parameter refuses them.
+        const freeText = typeOf(s) === 'string' && !s.enum && !s.format && !s.pattern;
+        const textLike: Array<[string, string]> = [
           ['SQL', q(encodeURIComponent("1' OR '1'='1"))],
           ['JSON', q(encodeURIComponent('{"$gt":0}'))],
         ];
+        if (!freeText) {
+          bad.push(...textLike);
+        }
         const type = typeOf(s);
         if (type === 'number' || type === 'integer') {
           bad.push(
@@ -218,6 +231,9 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
         }
         probes.push(
           ...bad.map(([label, query]) => withQuery(query, `${param.name}: ${label}`, INVALID)),
+          ...(freeText ? textLike : []).map(([label, query]) =>
+            withQuery(query, `${param.name}: ${label}`, 'any'),
+          ),
         );
         if (type === 'number' || type === 'integer') {
           // Number() reads these as integers in range: lenient, but not wrong.
@@ -318,7 +334,8 @@ describe('input fuzzing, HTTP: every operation of /api/docs-json', () => {
     for (const op of fuzz.ops) {
       const p = fuzz.baseProbe(op, 'an unknown sub-path', exactly(404, 'NOT_FOUND'));
       // Two segments more: no template of the API has a parameter that could take them.
-      p.url = `${p.url}/nope/nope`;
+      const [path, query] = p.url.split('?');
+      p.url = `${path}/nope/nope${query === undefined ? '' : `?${query}`}`;
       const problem = await fuzz.runProbe(op, p);
       if (problem) {
         problems.push(problem);

@@ -237,6 +237,11 @@ async function runEveryPath(t: TestApp): Promise<void> {
     `/api/sessions/${room.id}/history`,
     `/api/sessions/${room.id}/attendance`,
     '/api/sessions',
+    '/api/psychologists?search=stale',
+    `/api/psychologists/${room.party.psychologist.id}/availability`,
+    `/api/psychologists/${room.party.psychologist.id}/slots?from=${encodeURIComponent(
+      new Date(Date.now() + 86_400_000).toISOString(),
+    )}&to=${encodeURIComponent(new Date(Date.now() + 8 * 86_400_000).toISOString())}`,
   ]) {
     expect((await api.get(path).set('Authorization', room.party.client.auth)).status).toBe(200);
   }

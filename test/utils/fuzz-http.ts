@@ -84,10 +84,38 @@ export function validPathValue(w: World, op: Operation, param: Parameter): strin
   if (ADMIN_SURFACE.test(op.template)) {
     return w.missingWebhookId;
   }
+  if (op.template.startsWith('/api/psychologists/')) {
+    return w.party.psychologist.id;
+  }
   if (param.schema?.format === 'uuid') {
     return w.httpSession.id;
   }
   throw new Error(`no valid value known for ${op.label} path parameter ${param.name}`);
+}
+
+/** Valid values of required query parameters, by name (a slot listing's range). */
+function validQueryValue(name: string): string {
+  const day = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
+  switch (name) {
+    case 'from':
+      return new Date(day + 86_400_000).toISOString();
+    case 'to':
+      return new Date(day + 2 * 86_400_000).toISOString();
+    default:
+      throw new Error(`no valid value known for the query parameter ${name}`);
+  }
+}
+
+/** The operation's path with these path values, and its required query parameters, valid. */
+export function urlOf(op: Operation, values: Record<string, string>): string {
+  const required = op.queryParams.filter((p) => p.required);
+  const query = new URLSearchParams(required.map((p) => [p.name, validQueryValue(p.name)]));
+  return fillPath(op.template, values) + (required.length > 0 ? `?${query}` : '');
+}
+
+/** `url` with more query parameters (`query`, already encoded). */
+export function withMoreQuery(url: string, query: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}${query}`;
 }
 
 /**
@@ -106,6 +134,9 @@ export function unknownIdAnswer(op: Operation, user: TestUser): Expected {
 export function callerOf(w: World, op: Operation): TestUser {
   if (/payment|webhooks|service-keys/.test(op.template)) {
     return w.party.admin;
+  }
+  if (op.template.startsWith('/api/psychologists/me')) {
+    return w.party.psychologist;
   }
   return w.party.client;
 }
@@ -247,7 +278,7 @@ export class HttpFuzzing extends Fuzzing {
     return {
       label,
       method: op.method,
-      url: fillPath(op.template, values),
+      url: urlOf(op, values),
       headers,
       body: op.body ? JSON.stringify(validBody(this.w, op.body)) : undefined,
       expected,
