@@ -19,7 +19,7 @@ import {
 /** The end state of a run against the transition table and the contract. */
 export async function checkEndState(t: TestApp, run: Run, id: string, party: Party): Promise<void> {
   const rows: HistoryRow[] = await t.dataSource.query(
-    `SELECT from_status, to_status, cause, actor_id, actor_key_id, at FROM session_status_changes
+    `SELECT from_status, to_status, cause, actor_id, actor_key_id, at, previous_start, scheduled_start FROM session_status_changes
       WHERE session_id = $1 ORDER BY id`,
     [id],
   );
@@ -93,6 +93,8 @@ export async function checkEndState(t: TestApp, run: Run, id: string, party: Par
             actorId: r.actor_id,
             actorKeyId: r.actor_key_id,
             cause: r.cause,
+            previousStart: iso(r.previous_start),
+            scheduledStart: iso(r.scheduled_start),
           })),
         ),
     `GET history answered ${apiHistory.status} ${JSON.stringify(apiHistory.body)}, the database has ${rows.length} rows`,

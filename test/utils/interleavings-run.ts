@@ -37,6 +37,8 @@ export interface HistoryRow {
   cause: TransitionCause;
   actor_id: string | null;
   actor_key_id: string | null;
+  previous_start: Date | null;
+  scheduled_start: Date | null;
   at: Date;
 }
 
