@@ -3,6 +3,7 @@ import type { AuthUser } from '../auth/auth-user.js';
 import { DomainError, type FieldProblem } from '../common/errors/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { pageOffset } from '../common/http/paging.js';
 import { Sql } from '../database/sql.js';
 import type {
   PsychologistListQuery,
@@ -97,7 +98,7 @@ export class PsychologistsService {
   async list(query: PsychologistListQuery): Promise<PsychologistPage> {
     const { page, count } = listPsychologists(query.search, {
       limit: query.limit,
-      offset: (query.page - 1) * query.limit,
+      offset: pageOffset(query),
     });
     const [rows, [{ total }]] = await Promise.all([
       this.sql.rows<ProfileRow>(page.name, page.text, page.values),

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { actorOf, type AuthUser } from '../auth/auth-user.js';
 import type { UserRole } from '../auth/user.entity.js';
 import { DomainError } from '../common/errors/domain-error.js';
+import { pageOffset } from '../common/http/paging.js';
 import { Sql } from '../database/sql.js';
 import {
   ROLE_AND_HOURS,
@@ -97,7 +98,7 @@ export class SessionsService {
   async list(query: ListSessionsQuery, user: AuthUser): Promise<SessionPage> {
     const { page, count } = listSessions(
       { scope: user.role === 'admin' ? 'all' : user.role, userId: user.id, status: query.status },
-      { limit: query.limit, offset: (query.page - 1) * query.limit },
+      { limit: query.limit, offset: pageOffset(query) },
     );
     const [rows, [{ total }]] = await Promise.all([
       this.sql.rows<SessionRecordRow>(page.name, page.text, page.values),

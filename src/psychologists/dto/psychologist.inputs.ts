@@ -4,18 +4,16 @@ import {
   ArrayMaxSize,
   IsArray,
   IsIn,
-  IsInt,
   IsISO8601,
   IsOptional,
   IsString,
   Matches,
-  Max,
   MaxLength,
-  Min,
   MinLength,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { PageQuery } from '../../common/http/paging.js';
 import { IsIntegerInRange } from '../../sessions/dto/integer-in-range.js';
 import { WEEKDAYS, type Weekday } from '../working-hours.js';
 
@@ -29,7 +27,7 @@ const WALL_TIME_MESSAGE = '$property must be a time HH:MM (00:00 to 24:00)';
 /** Not only blanks, and no control characters (a name is one line of text). */
 const ONE_LINE = /^[^\p{Cc}]*\S[^\p{Cc}]*$/u;
 
-export class PsychologistListQuery {
+export class PsychologistListQuery extends PageQuery {
   @ApiPropertyOptional({
     description:
       'Part of the name, any case; % _ and \\ match themselves. Omit it to list everyone.',
@@ -43,22 +41,6 @@ export class PsychologistListQuery {
   @MaxLength(100)
   @Matches(ONE_LINE, { message: 'search must be text with a non-blank character' })
   search?: string;
-
-  @ApiPropertyOptional({ minimum: 1, default: 1 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  page: number = 1;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit: number = 20;
 }
 
 export class UpdateProfileDto {

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { PageInfo } from '../../common/http/paging.js';
 import type { DateOverride, WeeklyInterval } from '../working-hours.js';
 import type { ProfileRow } from '../psychologists.sql.js';
 import { DateOverrideDto, WeeklyIntervalDto } from './psychologist.inputs.js';
@@ -28,18 +29,9 @@ export class PsychologistView {
   }
 }
 
-export class PsychologistPage {
+export class PsychologistPage extends PageInfo {
   @ApiProperty({ type: [PsychologistView] })
   items: PsychologistView[];
-
-  @ApiProperty({ example: 42 })
-  total: number;
-
-  @ApiProperty({ example: 1 })
-  page: number;
-
-  @ApiProperty({ example: 20 })
-  limit: number;
 }
 
 export class AvailabilityView {

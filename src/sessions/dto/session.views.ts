@@ -7,6 +7,7 @@ import {
   type PaymentStatus,
   type SessionStatus,
 } from '../session-transitions.js';
+import { PageInfo } from '../../common/http/paging.js';
 import type { SessionRecord } from '../session-record.js';
 
 export class PartyView {
@@ -104,18 +105,9 @@ export class SessionView {
   }
 }
 
-export class SessionPage {
+export class SessionPage extends PageInfo {
   @ApiProperty({ type: [SessionView] })
   items: SessionView[];
-
-  @ApiProperty({ example: 42 })
-  total: number;
-
-  @ApiProperty({ example: 1 })
-  page: number;
-
-  @ApiProperty({ example: 20 })
-  limit: number;
 }
 
 export class StatusChangeView {
