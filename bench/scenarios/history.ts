@@ -257,7 +257,7 @@ export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
         }
       },
     );
-    const tickCount = ctx.quick ? 20 : 50;
+    const tickCount = 20;
     const tick = await interleaveSides(
       sides,
       'S8 reconciler tick',
