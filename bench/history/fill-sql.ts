@@ -235,10 +235,13 @@ export const INSERT_STAYS = `INSERT INTO room_presence (session_id, user_id, rol
    ORDER BY b.k, x.joined`;
 
 /**
- * The webhook rows the retention period keeps (the last 30 days): an event per history row and
- * per join and leave, delivered at the first attempt to every endpoint that wants its type.
+ * The webhook rows the retention period keeps (WEBHOOK_RETENTION_DAYS' default, the last 30
+ * days): an event per history row and per join and leave, delivered at the first attempt to every
+ * endpoint that wants its type.
  */
-export const INSERT_WEBHOOKS = `WITH source AS (
+export function webhooksStatement(run: FillRun): string {
+  const retainedFrom = `${times(run).now} - interval '${WEBHOOK_DAYS} days'`;
+  return `WITH source AS (
     SELECT h.session_id, h.at,
            CASE WHEN h.cause = 'reschedule' THEN 'session.rescheduled' ELSE 'session.status_changed' END AS type,
            CASE WHEN h.cause = 'reschedule'
@@ -256,7 +259,8 @@ export const INSERT_WEBHOOKS = `WITH source AS (
      WHERE b.recent
   ), events AS (
     INSERT INTO webhook_events (id, type, session_id, data, created_at)
-    SELECT gen_random_uuid(), type, session_id, data, at FROM source ORDER BY at
+    SELECT gen_random_uuid(), type, session_id, data, at FROM source
+     WHERE at >= ${retainedFrom} ORDER BY at
     RETURNING id, seq, type, session_id, created_at
   ), deliveries AS (
     INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, session_id, state, attempt_count,
@@ -267,6 +271,7 @@ export const INSERT_WEBHOOKS = `WITH source AS (
   )
   INSERT INTO webhook_attempts (delivery_id, at, response_status)
   SELECT id, created_at + interval '300 milliseconds', 200 FROM deliveries`;
+}
 
 /** The tables the filler writes, for its closing count and ANALYZE. */
 export const FILLED_TABLES = [

@@ -9,10 +9,10 @@ import {
   historyStatement,
   INSERT_SESSIONS,
   INSERT_STAYS,
-  INSERT_WEBHOOKS,
   setupStatements,
   tempTables,
   type FillRun,
+  webhooksStatement,
 } from './fill-sql.js';
 
 /** Every filled user's password (they can log in). */
@@ -108,7 +108,7 @@ export async function fillHistory(
         ['sessions', INSERT_SESSIONS, []],
         ['history', history, []],
         ['stays', INSERT_STAYS, []],
-        ['webhooks', INSERT_WEBHOOKS, []],
+        ['webhooks', webhooksStatement(run), []],
       ] as const) {
         const t = Date.now();
         await client.query(text, [...values]);
