@@ -15,6 +15,7 @@ import { openBenchDatabase } from './lib/db.js';
 import { secretKey } from './lib/jwt.js';
 import { productionNodeFlags, startServer, type ServerProcess } from './lib/procs.js';
 import { s1Read, s2Lifecycle, s6DatabaseCeiling, s7Login } from './scenarios/http.js';
+import { s8History } from './scenarios/history.js';
 import { s3RoomJoin, s4Memory, s5Signaling } from './scenarios/sockets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +27,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ResultRow[]>> = {
   S5: s5Signaling,
   S6: s6DatabaseCeiling,
   S7: s7Login,
+  S8: s8History,
 };
 
 function log(message: string): void {
@@ -90,16 +92,19 @@ async function main(): Promise<void> {
     // e.g. BENCH_PROJECT_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the project.
     const extra = process.env.BENCH_PROJECT_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
     const nodeFlags = productionNodeFlags(join(ROOT, 'package.json'));
-    const project = await startServer('project', [...nodeFlags, ...extra, MAIN_JS], {
-      ...env,
-      NODE_ENV: 'production',
-      DATA_DIR: dataDir,
-      AUTH_RATE_LIMIT: '100000',
-      WS_RATE_LIMIT: '100000',
-      WS_CONNECT_RATE_LIMIT: '100000',
-      // S4 empties rooms for a while on purpose; no call may auto-end under it.
-      EMPTY_ROOM_TIMEOUT_SECONDS: '3600',
-    });
+    const startProject = async (name: string, databaseUrl: string, projectDataDir: string) =>
+      startServer(name, [...nodeFlags, ...extra, MAIN_JS], {
+        ...env,
+        DATABASE_URL: databaseUrl,
+        NODE_ENV: 'production',
+        DATA_DIR: projectDataDir,
+        AUTH_RATE_LIMIT: '100000',
+        WS_RATE_LIMIT: '100000',
+        WS_CONNECT_RATE_LIMIT: '100000',
+        // S4 empties rooms for a while on purpose; no call may auto-end under it.
+        EMPTY_ROOM_TIMEOUT_SECONDS: '3600',
+      });
+    const project = await startProject('project', db.url, dataDir);
     servers.push(project);
     const tsx = [...nodeFlags, '--import', 'tsx'];
     const baselineHttp = await startServer(
@@ -129,6 +134,18 @@ async function main(): Promise<void> {
       key: secretKey(secret),
       jwt,
       log,
+      // Another project server on another database (S8), with a data directory of its own.
+      async startProject(name, databaseUrl) {
+        const own = await mkdtemp(join(tmpdir(), `svapi-bench-${name}-`));
+        const server = await startProject(name, databaseUrl, own);
+        return {
+          ...server,
+          async stop() {
+            await server.stop();
+            await rm(own, { recursive: true, force: true });
+          },
+        };
+      },
     };
     const rows: ResultRow[] = [];
     for (const [id, scenario] of Object.entries(SCENARIOS)) {

@@ -16,6 +16,8 @@ export interface BenchContext {
   key: KeyObject;
   jwt: { issuer: string; audience: string };
   log(message: string): void;
+  /** Starts another project server, configured as `project`, on the database of `databaseUrl`. */
+  startProject(name: string, databaseUrl: string): Promise<ServerProcess>;
 }
 
 export interface ResultRow {

@@ -65,7 +65,11 @@ export async function s1Read(ctx: BenchContext): Promise<ResultRow[]> {
 }
 
 /** Start + end of fresh sessions, 32 connections each running lifecycles back to back. */
-async function lifecycles(ctx: BenchContext, base: string, seconds: number): Promise<number> {
+export async function lifecycles(
+  ctx: BenchContext,
+  base: string,
+  seconds: number,
+): Promise<number> {
   // Comfortably more sessions than any server here gets through in `seconds`.
   const sessions = await seedSessions(ctx.pool, Math.max(1500, seconds * 1500));
   const tokens = sessions.map((s) => tokensOf(ctx, s).client);

@@ -14,14 +14,14 @@ import type { ServerProcess } from '../lib/procs.js';
 import { connect, disconnectAll, expectOk, mapLimit } from '../lib/sockets.js';
 import { percentile, round } from '../lib/stats.js';
 
-interface Pair {
+export interface Pair {
   session: SeededSession;
   client: Socket;
   psychologist: Socket;
 }
 
 /** Seeds `count` sessions and connects both participants of each (JWT handshake). */
-async function connectPairs(ctx: BenchContext, url: string, count: number): Promise<Pair[]> {
+export async function connectPairs(ctx: BenchContext, url: string, count: number): Promise<Pair[]> {
   const sessions = await seedSessions(ctx.pool, count);
   return mapLimit(sessions, 25, async (session) => {
     const t = tokensOf(ctx, session);
@@ -33,7 +33,7 @@ async function connectPairs(ctx: BenchContext, url: string, count: number): Prom
   });
 }
 
-const sockets = (pairs: Pair[]) => pairs.flatMap((p) => [p.client, p.psychologist]);
+export const sockets = (pairs: Pair[]) => pairs.flatMap((p) => [p.client, p.psychologist]);
 
 function waitForStatus(socket: Socket, sessionId: string, status: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -53,7 +53,7 @@ function waitForStatus(socket: Socket, sessionId: string, status: string): Promi
 }
 
 /** Client joins, then the psychologist; the time from the second join to both hearing In Progress. */
-async function joinPair(pair: Pair): Promise<number> {
+export async function joinPair(pair: Pair): Promise<number> {
   const id = pair.session.id;
   await expectOk(pair.client, 'join-room', { sessionId: id });
   const heard = Promise.all([
