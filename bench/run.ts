@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ensureBuilt, MAIN_JS } from '../test/utils/build.js';
 import { failedRow, type BenchContext, type ResultRow } from './lib/context.js';
-import { openBenchDatabase } from './lib/db.js';
+import { createLeanSchema, LEAN_SCHEMA, leanPool, openBenchDatabase } from './lib/db.js';
 import { secretKey } from './lib/jwt.js';
 import { productionNodeFlags, startServer, type ServerProcess } from './lib/procs.js';
 import { s1Read, s2Lifecycle, s6DatabaseCeiling, s7Login } from './scenarios/http.js';
@@ -87,6 +87,7 @@ async function main(): Promise<void> {
   };
   const servers: ServerProcess[] = [];
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const lean = leanPool(db.url);
   try {
     // The project first: it applies the migrations the baselines' queries rely on.
     // e.g. BENCH_PROJECT_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the project.
@@ -113,6 +114,13 @@ async function main(): Promise<void> {
       env,
     );
     servers.push(baselineHttp);
+    await createLeanSchema(pool);
+    const baselineLean = await startServer(
+      'baseline-http-lean',
+      [...tsx, join(ROOT, 'bench/servers/baseline-http.ts')],
+      { ...env, DATABASE_SCHEMA: LEAN_SCHEMA },
+    );
+    servers.push(baselineLean);
     const baselineIo = await startServer(
       'baseline-io',
       [...tsx, join(ROOT, 'bench/servers/baseline-io.ts')],
@@ -128,9 +136,11 @@ async function main(): Promise<void> {
       rounds: 3,
       project,
       baselineHttp,
+      baselineLean,
       baselineIo,
       db,
       pool,
+      leanPool: lean,
       key: secretKey(secret),
       jwt,
       log,
@@ -200,6 +210,7 @@ async function main(): Promise<void> {
       await s.stop();
     }
     await pool.end();
+    await lean.end();
     await db.close();
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -10,9 +10,12 @@ export interface BenchContext {
   rounds: number;
   project: ServerProcess;
   baselineHttp: ServerProcess;
+  /** baseline-http on the lean tables (LEAN_SCHEMA), seeded through `leanPool`. */
+  baselineLean: ServerProcess;
   baselineIo: ServerProcess;
   db: BenchDatabase;
   pool: pg.Pool;
+  leanPool: pg.Pool;
   key: KeyObject;
   jwt: { issuer: string; audience: string };
   log(message: string): void;

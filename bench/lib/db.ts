@@ -101,6 +101,28 @@ export async function seedSessions(pool: pg.Pool, count: number): Promise<Seeded
   return sessions;
 }
 
+/** The schema of the lean baseline's tables (see `createLeanSchema`). */
+export const LEAN_SCHEMA = 'lean';
+
+/**
+ * The tables the S2 baseline reads and writes, again, under LEAN_SCHEMA with only their columns
+ * and primary keys: no CHECK, no foreign key, no other index, no trigger. What the project's own
+ * schema costs per call is the distance to it (issue #25, point 2). Made once the migrations ran.
+ */
+export async function createLeanSchema(pool: pg.Pool): Promise<void> {
+  await pool.query(`CREATE SCHEMA ${LEAN_SCHEMA}`);
+  for (const table of ['users', 'sessions', 'session_status_changes']) {
+    await pool.query(
+      `CREATE TABLE ${LEAN_SCHEMA}.${table} (LIKE public.${table} INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id))`,
+    );
+  }
+}
+
+/** A pool whose unqualified table names are the lean baseline's. */
+export function leanPool(url: string): pg.Pool {
+  return new pg.Pool({ connectionString: url, max: 4, options: `-c search_path=${LEAN_SCHEMA}` });
+}
+
 const columns = new Map<string, boolean>();
 async function hasColumn(pool: pg.Pool, table: string, column: string): Promise<boolean> {
   const k = `${table}.${column}`;

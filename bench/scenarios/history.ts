@@ -241,7 +241,7 @@ export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
       sides,
       'S8 start+end',
       1,
-      (side) => (m) => lifecycles(side.ctx, side.server.url, m ? seconds : 1),
+      (side) => (m) => lifecycles(side.ctx, side.server, m ? seconds : 1),
     );
     const clients = ctx.quick ? 200 : 1000;
     const joins = await interleaveSides(

@@ -2,6 +2,8 @@
  * S1/S2 baseline: a framework-free node:http + pg server that does what the project's routes do
  * on the hot path - the same JWT check, the same session query, the same membership and payment
  * checks, the same guarded transition with its history row - and nothing else.
+ * `DATABASE_SCHEMA`: the schema whose tables it uses (S2's lean baseline: tables with only
+ * primary keys, bench/lib/db.ts `createLeanSchema`); by default the project's own.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
@@ -12,7 +14,12 @@ const jwtOptions = {
   issuer: process.env.JWT_ISSUER ?? 'session-video-api',
   audience: process.env.JWT_AUDIENCE ?? 'session-video-clients',
 };
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
+const schema = process.env.DATABASE_SCHEMA;
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: 20,
+  ...(schema ? { options: `-c search_path=${schema}` } : {}),
+});
 
 interface Row {
   id: string;
