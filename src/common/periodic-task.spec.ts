@@ -3,6 +3,13 @@ import { PeriodicTask } from './periodic-task.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until `done()` holds (a busy machine may run timers late), at most 5 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 5000; waited += 10) {
+    await sleep(10);
+  }
+}
+
 describe('PeriodicTask', () => {
   it('runs the next tick after the delay the last one returned, until stopped', async () => {
     const delays = [0, 0, 60_000];
@@ -16,6 +23,8 @@ describe('PeriodicTask', () => {
       60_000,
     );
     task.start(0);
+    await until(() => ticks >= 3);
+    // The third tick asked for a minute: nothing more runs meanwhile.
     await sleep(50);
     expect(ticks).toBe(3);
     await task.stop();
@@ -36,6 +45,7 @@ describe('PeriodicTask', () => {
     );
     await task.runNow();
     expect(logged).toEqual(['test job failed: boom']);
+    await until(() => ticks >= 2);
     await sleep(50);
     expect(ticks).toBe(2);
     await task.stop();
