@@ -45,6 +45,17 @@ let iceServers = [];
 /** The one peer connection, to the other participant (a session has two). */
 let peer;
 let left = false;
+/**
+ * Whether this socket is in the room now. A socket hears its user's other sessions and this
+ * session's arrivals even outside the room (live events per user): the call reacts only to this
+ * session, and to arrivals only once it is in the room (the join's answer lists who is there).
+ */
+let inRoom = false;
+const ofThisSession = (handler) => (event) => {
+  if (event.sessionId === sessionId) {
+    handler(event);
+  }
+};
 
 function setConnection(state) {
   ui.connection.textContent = state;
@@ -201,6 +212,7 @@ async function join() {
     return;
   }
   ui.error.hidden = true;
+  inRoom = true;
   ui.room.textContent = 'joined';
   ui.status.textContent = ack.status;
   // Fresh credentials on every join (a reconnect may come after the earlier ones expired).
@@ -253,27 +265,38 @@ async function start() {
   });
   socket.on('connect_error', (error) => showError(`connection refused: ${error.message}`));
   socket.on('disconnect', () => {
+    inRoom = false;
     ui.room.textContent = 'disconnected';
     closePeer();
   });
   socket.on('signal', (message) => void onSignal(message));
-  socket.on('participant-joined', ({ userId }) => {
-    if (userId !== me) {
-      ensurePeer(userId);
-    }
-  });
-  socket.on('participant-left', ({ userId }) => {
-    if (peer?.otherUserId === userId) {
-      closePeer();
-    }
-  });
-  socket.on('session-status', ({ status }) => {
-    ui.status.textContent = status;
-    if (['Completed', 'Cancelled', 'No Show'].includes(status)) {
-      ui.room.textContent = 'closed';
-      closePeer();
-    }
-  });
+  socket.on(
+    'participant-joined',
+    ofThisSession(({ userId }) => {
+      if (inRoom && userId !== me) {
+        ensurePeer(userId);
+      }
+    }),
+  );
+  socket.on(
+    'participant-left',
+    ofThisSession(({ userId }) => {
+      if (peer?.otherUserId === userId) {
+        closePeer();
+      }
+    }),
+  );
+  socket.on(
+    'session-status',
+    ofThisSession(({ status }) => {
+      ui.status.textContent = status;
+      if (['Completed', 'Cancelled', 'No Show'].includes(status)) {
+        inRoom = false;
+        ui.room.textContent = 'closed';
+        closePeer();
+      }
+    }),
+  );
   socket.on('token-expiring', ({ expiresAt }) =>
     showError(`The access token expires at ${expiresAt}; reload with a fresh one to stay.`),
   );
@@ -281,6 +304,7 @@ async function start() {
 
 ui.leave.addEventListener('click', async () => {
   left = true;
+  inRoom = false;
   ui.leave.disabled = true;
   try {
     await socket?.timeout(5000).emitWithAck('leave-room', { sessionId });
