@@ -27,6 +27,14 @@ export function isBookableStart(startMs: number, nowMs: number): boolean {
   return startMs >= nowMs - MAX_PAST_MS && startMs <= oneYearAfter(nowMs);
 }
 
+/** SLOT_TAKEN (409): the exclusion constraints refused an overlap, on a booking or a reschedule. */
+export function slotTaken(): DomainError {
+  return new DomainError(
+    'SLOT_TAKEN',
+    'The psychologist or the client already has a live booking overlapping this time',
+  );
+}
+
 /** The end of a session of `durationMinutes` starting at `start`. */
 export function sessionEnd(start: Date, durationMinutes: number): Date {
   return new Date(start.getTime() + durationMinutes * 60_000);

@@ -26,6 +26,25 @@ export interface SessionUpdated {
   paymentStatus: PaymentStatus;
 }
 
+/** The update a committed change of `session` announces (its status unchanged). */
+export function sessionUpdatedOf(session: {
+  id: string;
+  clientId: string;
+  psychologistId: string;
+  scheduledStart: Date;
+  durationMinutes: number;
+  paymentStatus: PaymentStatus;
+}): SessionUpdated {
+  return {
+    sessionId: session.id,
+    clientId: session.clientId,
+    psychologistId: session.psychologistId,
+    scheduledStart: session.scheduledStart,
+    durationMinutes: session.durationMinutes,
+    paymentStatus: session.paymentStatus,
+  };
+}
+
 /**
  * In-process stream of committed status changes. Whatever caused a change (REST, the gateway,
  * the reconciler), subscribers such as the WebSocket gateway hear it here, after the commit.

@@ -10,10 +10,15 @@ import {
   workingHoursOf,
   type RoleAndHoursRow,
 } from '../psychologists/psychologists.sql.js';
-import { assertInsideWorkingHours, assertReschedulable, sessionEnd } from './booking-rules.js';
+import {
+  assertInsideWorkingHours,
+  assertReschedulable,
+  sessionEnd,
+  slotTaken,
+} from './booking-rules.js';
 import type { RescheduleSessionDto } from './dto/session.inputs.js';
 import { SessionView } from './dto/session.views.js';
-import { SessionEvents } from './session-events.js';
+import { SessionEvents, sessionUpdatedOf } from './session-events.js';
 import { roomsOpenStartingBy } from './session-policies.js';
 import { sessionRecordOf, type SessionRecord, type SessionRecordRow } from './session-record.js';
 import { SessionsService } from './sessions.service.js';
@@ -74,10 +79,7 @@ export class SessionRescheduleService {
       );
     } catch (error) {
       if (isExclusionViolation(error)) {
-        throw new DomainError(
-          'SLOT_TAKEN',
-          'The psychologist or the client already has a live booking overlapping this time',
-        );
+        throw slotTaken();
       }
       throw error;
     }
@@ -88,14 +90,7 @@ export class SessionRescheduleService {
       throw new DomainError('INVALID_TRANSITION', 'The session can no longer be rescheduled');
     }
     const moved = sessionRecordOf(row);
-    this.events.emitUpdated({
-      sessionId: moved.id,
-      clientId: moved.clientId,
-      psychologistId: moved.psychologistId,
-      scheduledStart: moved.scheduledStart,
-      durationMinutes: moved.durationMinutes,
-      paymentStatus: moved.paymentStatus,
-    });
+    this.events.emitUpdated(sessionUpdatedOf(moved));
     return SessionView.of(moved);
   }
 }

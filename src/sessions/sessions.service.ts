@@ -10,7 +10,12 @@ import {
   type RoleAndHoursRow,
 } from '../psychologists/psychologists.sql.js';
 import type { WorkingHours } from '../psychologists/working-hours.js';
-import { assertInsideWorkingHours, DEFAULT_DURATION_MINUTES, sessionEnd } from './booking-rules.js';
+import {
+  assertInsideWorkingHours,
+  DEFAULT_DURATION_MINUTES,
+  sessionEnd,
+  slotTaken,
+} from './booking-rules.js';
 import type {
   BookSessionDto,
   CancelSessionDto,
@@ -19,7 +24,7 @@ import type {
 } from './dto/session.inputs.js';
 import { SessionPage, SessionView, StatusChangeView } from './dto/session.views.js';
 import { bookingParty } from './session-access.js';
-import { SessionEvents } from './session-events.js';
+import { SessionEvents, sessionUpdatedOf } from './session-events.js';
 import { SessionLifecycleService } from './session-lifecycle.service.js';
 import { sessionRecordOf, type SessionRecord, type SessionRecordRow } from './session-record.js';
 import {
@@ -87,10 +92,7 @@ export class SessionsService {
       durationMinutes,
     ]);
     if (!row) {
-      throw new DomainError(
-        'SLOT_TAKEN',
-        'The psychologist or the client already has a live booking overlapping this time',
-      );
+      throw slotTaken();
     }
     return this.view(row.id);
   }
@@ -143,14 +145,7 @@ export class SessionsService {
     if (change) {
       this.lifecycle.publish(change);
     } else if (previous !== dto.paymentStatus) {
-      this.events.emitUpdated({
-        sessionId: id,
-        clientId: after.clientId,
-        psychologistId: after.psychologistId,
-        scheduledStart: after.scheduledStart,
-        durationMinutes: after.durationMinutes,
-        paymentStatus: dto.paymentStatus,
-      });
+      this.events.emitUpdated(sessionUpdatedOf(after));
     }
     return SessionView.of(after);
   }
