@@ -142,6 +142,54 @@ describe('chaos checker', () => {
     expect(kinds(run([c], { lives, presence }))).toEqual(['end-time']);
   });
 
+  it('lets the stays of an instance killed during a database outage end when a survivor beats again', () => {
+    const killedAt = leftAt;
+    const backAt = killedAt + 6000;
+    const lives = [
+      {
+        index: 1,
+        port: 1,
+        spawnAt: T0 - 9000,
+        upAt: T0 - 8000,
+        exitAt: killedAt + 1,
+        instanceIds: ['i1'],
+      },
+    ];
+    const presence = [
+      {
+        sessionId: 's6',
+        socketId: 'b',
+        userId: 's6-p',
+        instanceId: 'i1',
+        joinedAt: T0,
+        leftAt: backAt + 300,
+        leftReason: 'instance-lost',
+      },
+    ];
+    const kill = { kind: 'kill' as const, target: 1, start: killedAt, end: killedAt + 9000 };
+    const outage = { kind: 'postgres' as const, start: killedAt - 3000, end: backAt };
+    const ending = (at: number, ended: number) =>
+      call(
+        's6',
+        [...joined('a', T0), { t: killedAt - 6000, type: 'leave-sent', socket: 'a' }],
+        [
+          ...joined('b', T0),
+          { t: killedAt + 5, type: 'disconnect', socket: 'b', reason: 'transport close' },
+        ],
+        { at, ended },
+      );
+    const both = { lives, presence, faults: [kill, outage] };
+    // Ended as of the survivor's beat, the grace period after it: sound.
+    expect(kinds(run([ending(backAt + 300 + GRACE + 300, backAt + 300)], both))).toEqual([]);
+    // Without the outage, that end is late.
+    const late = ending(backAt + 300 + GRACE + 300, backAt + 300);
+    expect(kinds(run([late], { lives, presence, faults: [kill] }))).toEqual(['end-time']);
+    // The auto-end still waits for the grace period after the kill: as of the last heartbeat
+    // before the outage, the end comes too soon.
+    const early = ending(killedAt + GRACE - 4000, killedAt - 3500);
+    expect(kinds(run([early], both))).toEqual(['end-while-present']);
+  });
+
   it('counts a socket on a frozen instance as in the room', () => {
     const c = call('s4', joined('a', T0), joined('b', T0), { at: T0 + 20_000, ended: T0 + 4000 });
     const freeze = { kind: 'freeze' as const, target: 0, start: T0 + 5000, end: T0 + 15_000 };

@@ -7,6 +7,7 @@ import type {
   RestRecord,
   RunRecord,
 } from './records.js';
+import { DEAD_AFTER_BEATS } from '../../src/video-call/presence-rules.js';
 
 /** Clock and processing slack allowed on each comparison of a client's time with the server's. */
 export const TOLERANCE_MS = 1000;
@@ -95,7 +96,12 @@ export interface FaultContext {
  * - the client left while its instance was frozen: the instance learns of the leave only when it
  *   resumes (at SIGCONT), or it was buried meanwhile, as of its last heartbeat before the freeze;
  * - the instance was deployed (SIGTERM): it closes its stays when the shutdown begins.
- * A database outage widens nothing: leaves during an outage keep their real times (section 9).
+ * - the instance was killed during a database outage, or so soon before one that nobody could
+ *   bury it first: it may have lived through the outage with its sockets, so its stays may end as
+ *   late as the first beat of a survivor after the outage (presence-rules.ts, "as of when"). This
+ *   widens only the late side: the auto-end still has to wait for the grace period after the kill.
+ * Otherwise a database outage widens nothing: leaves during an outage keep their real times
+ * (section 9).
  */
 export function widenForFaults(stay: Stay, ctx: FaultContext): Stay {
   // A client that heard the call end left because of it: no fault moved that leave.
@@ -116,6 +122,20 @@ export function widenForFaults(stay: Stay, ctx: FaultContext): Stay {
     const end = stay.end;
     if (f.kind === 'kill' && end >= f.start - 200 && end <= f.start + 3000) {
       out.endLo = Math.min(out.endLo, f.start - lastBeatSlack);
+    }
+    if (f.kind === 'kill' && end <= f.start + 3000) {
+      // Also a leave that the instance saw during the outage and could not write before it died.
+      const buriedBy = f.start + (DEAD_AFTER_BEATS + 1) * ctx.heartbeatMs + 1000;
+      for (const o of ctx.faults) {
+        if (
+          o.kind === 'postgres' &&
+          o.start <= buriedBy &&
+          o.end >= f.start - lastBeatSlack &&
+          end >= Math.min(f.start - 200, o.start)
+        ) {
+          out.endHi = Math.max(out.endHi, o.end + 2 * ctx.heartbeatMs + 1000);
+        }
+      }
     } else if (f.kind === 'freeze' && end >= f.start && end <= f.end + 2000) {
       out.endLo = Math.min(out.endLo, f.start - lastBeatSlack);
       out.endHi = Math.max(out.endHi, f.end + 1500);

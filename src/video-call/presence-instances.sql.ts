@@ -41,11 +41,31 @@ export interface StoppedInstance {
  * The instances another instance may bury, locked (SKIP LOCKED: one that an instance is burying,
  * or whose own join is committing, is left to the next sweep). `$1` is the judge: it buries only
  * while its own beats have run unbroken for DEAD_AFTER_BEATS up to now, so silence nobody could
- * break is never taken for death. They stop as of their last heartbeat.
+ * break is never taken for death.
+ *
+ * They stop as of their last heartbeat, unless nobody watched the database through their silence
+ * (see presence-rules.ts, "as of when"): when no live instance's run reaches back to that
+ * heartbeat and one of them lost its run after it (an outage they all lived through), the dead
+ * one may have held its sockets until then, and stops as of the first moment a live instance's
+ * run began again.
  */
 export const SELECT_DEAD_INSTANCES = {
   name: 'select-dead-instances',
-  text: `SELECT d.id, d.heartbeat_at AS stopped_at FROM instances d
+  text: `SELECT d.id,
+                CASE WHEN EXISTS (SELECT 1 FROM instances w
+                                   WHERE w.stopped_at IS NULL AND w.id <> d.id
+                                     AND w.reachable_since <= d.heartbeat_at
+                                     AND w.heartbeat_at >= now() - make_interval(secs => w.heartbeat_seconds * $3::int))
+                       OR NOT EXISTS (SELECT 1 FROM instances b
+                                       WHERE b.stopped_at IS NULL AND b.id <> d.id
+                                         AND b.reachable_since > b.started_at
+                                         AND b.reachable_since > d.heartbeat_at)
+                     THEN d.heartbeat_at
+                     ELSE (SELECT min(w.reachable_since) FROM instances w
+                            WHERE w.stopped_at IS NULL AND w.id <> d.id
+                              AND w.heartbeat_at >= now() - make_interval(secs => w.heartbeat_seconds * $3::int))
+                END AS stopped_at
+           FROM instances d
           WHERE d.stopped_at IS NULL AND d.id <> $1
             AND d.heartbeat_at < now() - make_interval(secs => d.heartbeat_seconds * $2::int)
             AND EXISTS (
@@ -55,7 +75,7 @@ export const SELECT_DEAD_INSTANCES = {
                  AND j.heartbeat_at >= now() - make_interval(secs => j.heartbeat_seconds))
           ORDER BY d.id
           FOR UPDATE OF d SKIP LOCKED`,
-  values: (judge: string) => [judge, DEAD_AFTER_BEATS],
+  values: (judge: string) => [judge, DEAD_AFTER_BEATS, BEAT_RUN_GAP_BEATS],
 };
 
 /** This incarnation, locked, stopping now (a graceful shutdown). */

@@ -11,6 +11,13 @@
  * buries nobody. The other options were weaker: `pg_postmaster_start_time()` sees a database
  * restart but not a network outage, and a lease per instance still needs a judge that knows its
  * own clock of the database was running.
+ *
+ * As of when a buried instance stopped: its last heartbeat, when some live instance beat without a
+ * break from then on (it watched the silence). When none did because they all lost their runs
+ * after it (a database outage), the dead one may have lived through the outage with its sockets
+ * and died in it, unable to say so: its stays then end when the first live instance's run began
+ * again, so the people it held get the whole grace period to come back once they can. (A process
+ * that merely started after it proves nothing either way: its run began, it did not break.)
  */
 export const DEAD_AFTER_BEATS = 3;
 

@@ -166,6 +166,79 @@ describe('a PostgreSQL outage under live calls on two instances', () => {
     expect(await staysOfStoppedInstances(dbUrl)).toBe(0);
   }, 60_000);
 
+  it('gives the people of an instance killed during the outage the whole grace period from its end', async () => {
+    // A third instance, killed with SIGKILL while PostgreSQL is down: its last heartbeat was
+    // written before the outage, but it held its sockets well into it. Its stays end when a
+    // survivor could watch again, not at that last heartbeat, so the room's grace period starts
+    // no sooner than PostgreSQL's return.
+    const env = {
+      ...ENV,
+      DATABASE_URL: dbUrl,
+      ...(machineRedis ? { REDIS_URL: MACHINE_REDIS_URL } : {}),
+    };
+    const c = await spawnApp(env);
+    try {
+      const { party, id } = await confirmedSession(viaProcess(a));
+      await call(party, id, c, c);
+      expect(await statusOf(id)).toBe('In Progress');
+      const [{ id: doomed }] = await queryDb<{ id: string }>(
+        dbUrl,
+        `SELECT instance_id AS id FROM room_presence WHERE session_id = $1 LIMIT 1`,
+        [id],
+      );
+
+      let killedAt = 0;
+      await outage(6, async () => {
+        await sleep(2000);
+        c.kill('SIGKILL');
+        killedAt = (await c.exited).at;
+      });
+      const backAt = Date.now();
+
+      const ended = await eventually(
+        async () => {
+          const [row] = await queryDb<{ status: string; video_call_ended: Date }>(
+            dbUrl,
+            `SELECT status, video_call_ended FROM sessions WHERE id = $1`,
+            [id],
+          );
+          return row.status === 'Completed' ? row : undefined;
+        },
+        (4 * HEARTBEAT_S + GRACE_S + 4) * 1000,
+        200,
+      );
+      const endedAt = ended.video_call_ended.getTime();
+      // Not the last heartbeat before the outage (more than 2 s before the kill), but the first
+      // beat of a survivor after it, within a few beats of PostgreSQL's return.
+      expect(endedAt).toBeGreaterThan(killedAt);
+      expect(endedAt).toBeGreaterThanOrEqual(backAt - 200);
+      expect(endedAt).toBeLessThan(backAt + 3 * HEARTBEAT_S * 1000);
+      const [{ stopped_at }] = await queryDb<{ stopped_at: Date }>(
+        dbUrl,
+        `SELECT stopped_at FROM instances WHERE id = $1`,
+        [doomed],
+      );
+      expect(stopped_at.getTime()).toBe(endedAt);
+      const stays = await queryDb<{ left_at: Date; left_reason: string }>(
+        dbUrl,
+        `SELECT left_at, left_reason FROM room_presence WHERE session_id = $1`,
+        [id],
+      );
+      expect(stays.map((s) => [s.left_reason, s.left_at.getTime()])).toEqual([
+        ['instance-lost', endedAt],
+        ['instance-lost', endedAt],
+      ]);
+      const [end] = await queryDb<{ at: Date }>(
+        dbUrl,
+        `SELECT at FROM session_status_changes WHERE session_id = $1 AND cause = 'auto-end'`,
+        [id],
+      );
+      expect(end.at.getTime()).toBeGreaterThanOrEqual(endedAt + GRACE_S * 1000);
+    } finally {
+      c.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('keeps signaling between the members of a room going while PostgreSQL is down', async () => {
     const near = await confirmedSession(viaProcess(a));
     const pairs = [{ id: near.id, ...(await call(near.party, near.id, a, a)) }];
