@@ -10,7 +10,7 @@ import { TRANSITIONS, type SessionStatus } from '../sessions/session-transitions
  * parameters.
  */
 
-/** `column` in `statuses`: `=` for one, so the planner matches a partial index by status. */
+/** `column` in `statuses`: `=` for one (a plainer condition for the planner), `= ANY` for several. */
 export function statusIn(column: string, statuses: readonly SessionStatus[]): string {
   return statuses.length === 1
     ? `${column} = ${sqlLiteral(statuses[0])}`
