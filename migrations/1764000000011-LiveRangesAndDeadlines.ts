@@ -18,6 +18,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   session is in that cause's status, with the time the deadline counts from (`since`): the
  *   scheduled start for `no-show` (Confirmed), the call's start for `max-duration` and the
  *   room's emptied time for `auto-end` (In Progress).
+ *
+ * A HOT update also needs room on the row's page: `sessions` keeps 10% of each new page free for
+ * the updates of its rows (payment, start, end), which took the share of HOT updates of a start
+ * and end from 87% to 93% (bench/hot-updates.ts).
  */
 export class LiveRangesAndDeadlines1764000000011 implements MigrationInterface {
   name = 'LiveRangesAndDeadlines1764000000011';
@@ -60,9 +64,11 @@ export class LiveRangesAndDeadlines1764000000011 implements MigrationInterface {
     await q.query(`DROP INDEX sessions_confirmed_by_start_idx`);
     await q.query(`DROP INDEX sessions_running_by_start_idx`);
     await q.query(`DROP INDEX sessions_room_emptied_idx`);
+    await q.query(`ALTER TABLE sessions SET (fillfactor = 90)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE sessions RESET (fillfactor)`);
     await q.query(
       `CREATE INDEX sessions_room_emptied_idx ON sessions (room_emptied_at)
         WHERE status = 'In Progress' AND room_emptied_at IS NOT NULL`,
