@@ -99,7 +99,11 @@ export async function seedSessions(pool: pg.Pool, count: number): Promise<Seeded
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, c, p)`,
       [chunk.map((s) => s.id), chunk.map((s) => s.clientId), chunk.map((s) => s.psychologistId)],
     );
-    if (await hasColumn(pool, 'session_ranges', 'session_id')) {
+    // By the pool's search path: the lean baseline's schema has no such table.
+    const { rows } = await pool.query<{ tracked: boolean }>(
+      `SELECT to_regclass('session_ranges') IS NOT NULL AS tracked`,
+    );
+    if (rows[0].tracked) {
       for (const text of trackingInserts('id = ANY($1::uuid[])')) {
         await pool.query(text, [chunk.map((s) => s.id)]);
       }
