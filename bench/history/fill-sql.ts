@@ -1,3 +1,4 @@
+import { trackingInserts } from '../../src/sessions/session-tracking.sql.js';
 import { slotSql, type FillShape } from './fill-shape.js';
 
 /**
@@ -186,6 +187,11 @@ export const INSERT_SESSIONS = `INSERT INTO sessions (id, client_id, psychologis
          GREATEST(created_at, paid_at, rescheduled_at, ended, cancelled_at, no_show_at)
     FROM fill_batch ORDER BY k`;
 
+/** The batch's live ranges and deadline rows, derived from its sessions (as the app keeps them). */
+export const [INSERT_RANGES, INSERT_DEADLINES] = trackingInserts(
+  'id IN (SELECT id FROM fill_batch)',
+);
+
 /** Each session's path as history rows, oldest first (their ids order them). */
 export function historyStatement(run: FillRun): string {
   return `INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id,
@@ -280,6 +286,8 @@ export const FILLED_TABLES = [
   'refresh_tokens',
   'instances',
   'sessions',
+  'session_ranges',
+  'session_deadlines',
   'session_status_changes',
   'room_presence',
   'webhook_events',

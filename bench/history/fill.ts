@@ -7,6 +7,8 @@ import {
   batchStatement,
   FILLED_TABLES,
   historyStatement,
+  INSERT_DEADLINES,
+  INSERT_RANGES,
   INSERT_SESSIONS,
   INSERT_STAYS,
   setupStatements,
@@ -106,6 +108,8 @@ export async function fillHistory(
       for (const [name, text, values] of [
         ['paths', batch, [lo, hi]],
         ['sessions', INSERT_SESSIONS, []],
+        ['ranges', INSERT_RANGES, []],
+        ['deadlines', INSERT_DEADLINES, []],
         ['history', history, []],
         ['stays', INSERT_STAYS, []],
         ['webhooks', webhooksStatement(run), []],

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { tsImport } from 'tsx/esm/api';
+import { trackingInserts } from '../../src/sessions/session-tracking.sql.js';
 
 export interface BenchDatabase {
   /** The database the servers and seeding use (created for this run). */
@@ -70,7 +71,8 @@ export interface SeededSession {
 
 /**
  * Confirmed, paid sessions starting now, each with a client and a psychologist of its own (so no
- * booking ever overlaps another), inserted straight into the tables the migrations made.
+ * booking ever overlaps another), inserted straight into the tables the migrations made (with
+ * their live ranges and deadlines, where the schema has them: session-tracking.sql.ts).
  */
 export async function seedSessions(pool: pg.Pool, count: number): Promise<SeededSession[]> {
   const sessions: SeededSession[] = Array.from({ length: count }, () => ({
@@ -97,6 +99,15 @@ export async function seedSessions(pool: pg.Pool, count: number): Promise<Seeded
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, c, p)`,
       [chunk.map((s) => s.id), chunk.map((s) => s.clientId), chunk.map((s) => s.psychologistId)],
     );
+    // By the pool's search path: the lean baseline's schema has no such table.
+    const { rows } = await pool.query<{ tracked: boolean }>(
+      `SELECT to_regclass('session_ranges') IS NOT NULL AS tracked`,
+    );
+    if (rows[0].tracked) {
+      for (const text of trackingInserts('id = ANY($1::uuid[])')) {
+        await pool.query(text, [chunk.map((s) => s.id)]);
+      }
+    }
   }
   return sessions;
 }

@@ -10,6 +10,7 @@ import { PartialIndexesByKey1764000000007 } from '../../migrations/1764000000007
 import { InstanceLiveness1764000000008 } from '../../migrations/1764000000008-InstanceLiveness.js';
 import { PsychologistDirectory1764000000009 } from '../../migrations/1764000000009-PsychologistDirectory.js';
 import { ServiceKeys1764000000010 } from '../../migrations/1764000000010-ServiceKeys.js';
+import { LiveRangesAndDeadlines1764000000011 } from '../../migrations/1764000000011-LiveRangesAndDeadlines.js';
 import { User } from '../auth/user.entity.js';
 import { Session } from '../sessions/session.entity.js';
 import { BoundedClient } from './bounded-client.js';
@@ -28,6 +29,7 @@ export const MIGRATIONS = [
   InstanceLiveness1764000000008,
   PsychologistDirectory1764000000009,
   ServiceKeys1764000000010,
+  LiveRangesAndDeadlines1764000000011,
 ];
 
 /**

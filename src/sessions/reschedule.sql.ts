@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PositionalArgs, sqlLiteral, sqlLiteralArray } from '../database/statement-args.js';
 import { outboxCtes } from '../webhooks/webhooks.sql.js';
 import { RESCHEDULABLE_STATUSES } from './session-transitions.js';
+import { rescheduleTrackingCtes } from './session-tracking.sql.js';
 import { SESSION_RECORD_COLUMNS } from './sessions.sql.js';
 
 export interface RescheduleInput {
@@ -23,8 +24,8 @@ const iso = (column: string) =>
  * The whole reschedule as one statement: lock the row, move it only while its status allows it
  * and its room has not opened, write its history row (the status kept, both starts) and, when an
  * endpoint wants it, its webhook event. The exclusion constraints decide collisions: the moved
- * row raises 23P01 when it overlaps another live booking (its own old slot is the same row, so
- * it never does). No row back: the session was not reschedulable (or does not exist). Returned:
+ * live range raises 23P01 when it overlaps another live booking (its own old slot is the same
+ * row, so it never does). No row back: the session was not reschedulable (or does not exist). Returned:
  * the session after the move with both names, the old start and the history row's time.
  */
 export function rescheduleStatement(input: RescheduleInput): {
@@ -56,7 +57,7 @@ export function rescheduleStatement(input: RescheduleInput): {
        SELECT id, status, status, now(), ${actorId}, ${CAUSE}, previous_start, scheduled_start
          FROM moved
        RETURNING at
-     ),
+     ), ${rescheduleTrackingCtes(sessionId, start, end)}
      -- The event commits with the move it reports, under the row lock (so its seq is in order).
      ${outboxCtes('session.rescheduled', {
        eventId,

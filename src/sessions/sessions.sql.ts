@@ -7,6 +7,7 @@ import {
 } from '../database/statement-args.js';
 import { outboxCtes } from '../webhooks/webhooks.sql.js';
 import type { TransitionInput } from './session-lifecycle.service.js';
+import { transitionTrackingCtes } from './session-tracking.sql.js';
 import {
   BOOKED,
   CONFIRMED_PAYMENT_STATUSES,
@@ -42,19 +43,27 @@ export const SESSION_RECORD = {
 export const USER_ROLE = { name: 'user-role', text: `SELECT role FROM users WHERE id = $1` };
 
 /**
- * A booking, in the BOOKED status and payment status; the exclusion constraints are the
- * no-overlap rule. `ON CONFLICT DO NOTHING` makes it a speculative insertion: PostgreSQL looks
- * for a conflicting booking before it enters the row, and then waits only for an older inserter.
- * A plain INSERT enters its row first, so bookings of one psychologist arriving together all wait
- * for each other: deadlocks, each found after deadlock_timeout (CI saw 20 take over a minute).
- * No row back: the slot is taken.
+ * A booking, in the BOOKED status and payment status, with its live range: the exclusion
+ * constraints on `session_ranges` are the no-overlap rule. `ON CONFLICT DO NOTHING` makes the
+ * range's insert a speculative insertion: PostgreSQL looks for a conflicting booking before it
+ * enters the row, and then waits only for an older inserter. A plain INSERT enters its row first,
+ * so bookings of one psychologist arriving together all wait for each other: deadlocks, each found
+ * after deadlock_timeout (CI saw 20 take over a minute). The session is written only when its
+ * range was. No row back: the slot is taken.
  */
 export const INSERT_BOOKING = {
   name: 'session-insert',
-  text: `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes,
-                       status, payment_status)
-       VALUES ($1, $2, $3, $4, $5, ${sqlLiteral(BOOKED.status)}, ${sqlLiteral(BOOKED.paymentStatus)})
-       ON CONFLICT DO NOTHING RETURNING id`,
+  text: `WITH ranged AS (
+       INSERT INTO session_ranges (session_id, client_id, psychologist_id, scheduled_start, scheduled_end)
+       VALUES (gen_random_uuid(), $1, $2, $3, $4)
+       ON CONFLICT DO NOTHING RETURNING *
+     )
+     INSERT INTO sessions (id, client_id, psychologist_id, scheduled_start, scheduled_end,
+                           duration_minutes, status, payment_status)
+     SELECT session_id, client_id, psychologist_id, scheduled_start, scheduled_end, $5,
+            ${sqlLiteral(BOOKED.status)}, ${sqlLiteral(BOOKED.paymentStatus)}
+       FROM ranged
+     RETURNING id`,
 };
 
 /** Whose sessions a list shows: a client's, a psychologist's, or (an admin) everyone's. */
@@ -207,7 +216,7 @@ export function transitionParts(
        INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, actor_key_id, cause)
        SELECT id, from_status, status, now(), ${actorId}, ${actorKeyId}, ${cause} FROM moved
        RETURNING at
-     ),${
+     ), ${transitionTrackingCtes(rule, sessionId)}${
        isTerminal(rule.to)
          ? ` room_closed AS (
        -- A session that is over has no room: its stays end with it, in the same commit (the

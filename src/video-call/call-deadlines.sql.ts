@@ -3,13 +3,14 @@ import type { CallDeadline } from '../sessions/session-policies.js';
 import { TRANSITIONS, type SessionStatus } from '../sessions/session-transitions.js';
 
 /**
- * The reconciler's SQL: the sessions whose deadline has passed, found in bulk, then each one
- * re-checked under its row lock (SKIP LOCKED: a row another instance holds is theirs) before its
+ * The reconciler's SQL: the sessions whose deadline has passed, found in bulk in
+ * `session_deadlines` (session-tracking.sql.ts keeps it), then each one re-checked on its row of
+ * `sessions` under its lock (SKIP LOCKED: a row another instance holds is theirs) before its
  * transition. Statuses and columns come from TRANSITIONS and CALL_DEADLINES; the durations are
  * parameters.
  */
 
-/** `column` in `statuses`: `=` for one, so the planner matches a partial index by status. */
+/** `column` in `statuses`: `=` for one (a plainer condition for the planner), `= ANY` for several. */
 export function statusIn(column: string, statuses: readonly SessionStatus[]): string {
   return statuses.length === 1
     ? `${column} = ${sqlLiteral(statuses[0])}`
@@ -18,8 +19,7 @@ export function statusIn(column: string, statuses: readonly SessionStatus[]): st
 
 /**
  * The session's row with id `param`, locked, as `locked`, for a re-check written over it. The
- * re-check's conditions stay off this scan: a status here would let the planner read a partial
- * index by status whole instead of the key.
+ * re-check's conditions stay off this scan, which reads the key.
  */
 const lockedById = (param: string) =>
   `WITH locked AS (SELECT * FROM sessions WHERE id = ${param} FOR UPDATE SKIP LOCKED)`;
@@ -31,14 +31,14 @@ function dueCondition({ cause, anchor }: CallDeadline): string {
 
 /**
  * The sessions past a deadline (`$1`: its minutes), a batch at a time, oldest deadline first: in
- * the order of the partial index by status and anchor, so a batch reads only due rows. Ordered by
- * id, the planner walked the primary key and filtered every session of the table (a year of
- * history: a million rows read per tick).
+ * the order of the deadlines' index by kind and time, so a batch reads only due rows.
  */
 export function dueSessions(deadline: CallDeadline): { name: string; text: string } {
   return {
     name: `deadline-due:${deadline.cause}`,
-    text: `SELECT id FROM sessions WHERE ${dueCondition(deadline)} ORDER BY ${deadline.anchor} LIMIT 500`,
+    text: `SELECT session_id AS id FROM session_deadlines
+            WHERE kind = ${sqlLiteral(deadline.cause)} AND since <= now() - make_interval(mins => $1)
+            ORDER BY since LIMIT 500`,
   };
 }
 
@@ -51,13 +51,13 @@ const AUTO_END_FROM = statusIn('status', TRANSITIONS['auto-end'].from);
 
 /**
  * The calls whose room has been empty for the grace period (`$1` seconds): auto-end. Presence
- * keeps `room_emptied_at` (room-emptied.sql.ts).
+ * keeps `room_emptied_at` and its deadline row (room-emptied.sql.ts).
  */
 export const ABANDONED_CALLS = {
   name: 'deadline-due:auto-end',
-  text: `SELECT id FROM sessions
-        WHERE ${AUTO_END_FROM} AND room_emptied_at IS NOT NULL
-          AND room_emptied_at <= now() - make_interval(secs => $1)`,
+  text: `SELECT session_id AS id FROM session_deadlines
+        WHERE kind = 'auto-end' AND since <= now() - make_interval(secs => $1)
+        ORDER BY since LIMIT 500`,
 };
 
 /**

@@ -73,7 +73,10 @@ describe('bookings that cannot collide', () => {
     );
   });
 
-  /** Other bookings, in a transaction of the test's own that it ends when it chooses. */
+  /**
+   * Other bookings (plain inserts, with their live ranges), in a transaction of the test's own
+   * that it ends when it chooses.
+   */
   async function holdBookings(
     rows: Array<[clientId: string, psychologistId: string, start: Date]>,
   ) {
@@ -82,8 +85,12 @@ describe('bookings that cannot collide', () => {
     await other.query('BEGIN');
     const insert = (clientId: string, psychologistId: string, start: Date) =>
       other.query(
-        `INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes)
-         VALUES ($1, $2, $3, $4, 50)`,
+        `WITH s AS (
+           INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes)
+           VALUES ($1, $2, $3, $4, 50) RETURNING *
+         )
+         INSERT INTO session_ranges (session_id, client_id, psychologist_id, scheduled_start, scheduled_end)
+         SELECT id, client_id, psychologist_id, scheduled_start, scheduled_end FROM s`,
         [clientId, psychologistId, start, new Date(start.getTime() + 50 * 60_000)],
       );
     for (const row of rows) {

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { confirmedSession } from '../factories/sessions.js';
+import { retrack } from '../utils/session-tracking.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 
 describe('call duration warnings', () => {
@@ -25,6 +26,7 @@ describe('call duration warnings', () => {
       `UPDATE sessions SET video_call_started = now() - make_interval(secs => $2) WHERE id = $1`,
       [id, seconds],
     );
+    await retrack(t.dataSource, id);
     warn.mockClear();
     await t.api
       .post(`/api/video-calls/end/${id}`)

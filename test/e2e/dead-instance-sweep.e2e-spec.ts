@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { confirmedSession } from '../factories/sessions.js';
 import { eventually, sleep } from '../utils/socket-client.js';
+import { retrack } from '../utils/session-tracking.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../utils/webhook-receiver.js';
 
@@ -50,6 +51,7 @@ describe('the sweep of a dead instance', () => {
       `UPDATE sessions SET video_call_started = now() - interval '2 minutes' WHERE id = $1`,
       [id],
     );
+    await retrack(t.dataSource, id);
     const dead = randomUUID();
     const lastBeat: Date = (await t.dataSource.query(`SELECT now() - interval '1 minute' AS at`))[0]
       .at;

@@ -45,7 +45,9 @@ describe('fill-history', () => {
     const { code, stderr } = await fill(db.url, 10);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(/^fill-history: the database is not migrated up to ServiceKeys/),
+      expect.stringMatching(
+        /^fill-history: the database is not migrated up to LiveRangesAndDeadlines/,
+      ),
     ]);
   }, 60_000);
 
@@ -77,6 +79,17 @@ describe('fill-history', () => {
       await count(`SELECT count(*) AS n FROM sessions WHERE status NOT IN ('Pending', 'Confirmed')
                      AND scheduled_start NOT BETWEEN now() - interval '367 days' AND now()`),
     ).toBe(0);
+    // The live ones hold their ranges, the Confirmed ones their no-show deadlines.
+    expect(await count(`SELECT count(*) AS n FROM session_ranges`)).toBe(
+      await count(`SELECT count(*) AS n FROM sessions WHERE status IN ('Pending', 'Confirmed')`),
+    );
+    expect(
+      await count(`SELECT count(*) AS n FROM session_deadlines d JOIN sessions s ON s.id = d.session_id
+                    WHERE d.kind = 'no-show' AND s.status = 'Confirmed' AND d.since = s.scheduled_start`),
+    ).toBe(await count(`SELECT count(*) AS n FROM session_deadlines`));
+    expect(await count(`SELECT count(*) AS n FROM session_deadlines`)).toBe(
+      await count(`SELECT count(*) AS n FROM sessions WHERE status = 'Confirmed'`),
+    );
     for (const table of [
       'session_status_changes',
       'room_presence',

@@ -5,6 +5,7 @@ import { loginAdmin, registerUser, type TestUser } from '../factories/users.js';
 import { spawnApp, type AppProcess } from '../utils/app-process.js';
 import { MACHINE_REDIS_URL, redisAnswers } from '../utils/redis.js';
 import { connectAs, eventually, request as ask, sleep } from '../utils/socket-client.js';
+import { retrack } from '../utils/session-tracking.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../utils/test-database.js';
 
@@ -291,10 +292,12 @@ describe('live events per user', () => {
         WHERE id = $1`,
       [absent.id],
     );
+    await retrack(t.dataSource, absent.id);
     await t.dataSource.query(
       `UPDATE sessions SET video_call_started = now() - interval '241 minutes' WHERE id = $1`,
       [long.id],
     );
+    await retrack(t.dataSource, long.id);
 
     await settle(1, ...ears);
     expect(ears.map((heard) => heard.map((h) => [h.sessionId, h.status]))).toEqual([

@@ -10,6 +10,7 @@ import {
 import { registerUser, type TestUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
 import { connectAs, eventually, nextEvent, request, sleep } from '../utils/socket-client.js';
+import { retrack } from '../utils/session-tracking.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 
 const MINUTE_MS = 60_000;
@@ -59,6 +60,7 @@ describe('session policies', () => {
         WHERE id = $1`,
       [id, minutes],
     );
+    await retrack(t.dataSource, id);
   }
 
   /** A paid session of a fresh party starting `minutesAhead` from now. */
@@ -126,6 +128,7 @@ describe('session policies', () => {
           WHERE id = $1`,
         [id],
       );
+      await retrack(t.dataSource, id);
       const client = await open(party.client);
       const ack = await request(client, 'join-room', { sessionId: id });
       expect(ack).toMatchObject({ ok: true, status: 'Confirmed' });
@@ -173,10 +176,12 @@ describe('session policies', () => {
         `UPDATE sessions SET video_call_started = now() - interval '241 minutes' WHERE id = $1`,
         [long.id],
       );
+      await retrack(t.dataSource, long.id);
       await t.dataSource.query(
         `UPDATE sessions SET video_call_started = now() - interval '239 minutes' WHERE id = $1`,
         [short.id],
       );
+      await retrack(t.dataSource, short.id);
       const ended = await heard;
       expect(ended).toMatchObject({ sessionId: long.id, status: 'Completed', duration: 241 });
       const session = await getSession(long.party.client, long.id);

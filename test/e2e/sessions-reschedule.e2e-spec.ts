@@ -5,6 +5,7 @@ import { loginAdmin, registerUser, type TestUser } from '../factories/users.js';
 import { expectError } from '../utils/expect-error.js';
 import { simultaneousRequests } from '../utils/simultaneous-requests.js';
 import { eventually } from '../utils/socket-client.js';
+import { retrack } from '../utils/session-tracking.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../utils/webhook-receiver.js';
 
@@ -169,6 +170,7 @@ describe('POST /api/sessions/:id/reschedule', () => {
           `UPDATE sessions SET status = 'No Show', no_show_client = true, no_show_psychologist = true WHERE id = $1`,
           [session.id],
         );
+        await retrack(t.dataSource, session.id);
       } else if (now) {
         await pay(t, p, session.id);
         for (const action of status === 'Completed' ? ['start', 'end'] : ['start']) {

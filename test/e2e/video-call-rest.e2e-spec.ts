@@ -7,6 +7,7 @@ import {
   type Party,
 } from '../factories/sessions.js';
 import { loginAdmin, registerUser, type TestUser } from '../factories/users.js';
+import { retrack } from '../utils/session-tracking.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 import { expectError } from '../utils/expect-error.js';
 
@@ -63,6 +64,7 @@ describe('video calls (REST)', () => {
       `UPDATE sessions SET video_call_started = now() - make_interval(secs => $2) WHERE id = $1`,
       [id, seconds],
     );
+    await retrack(t.dataSource, id);
   }
 
   async function cancelled(party: Party): Promise<string> {
