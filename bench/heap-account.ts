@@ -22,7 +22,13 @@ import { ensureBuilt, MAIN_JS } from '../test/utils/build.js';
 import { tokensOf, type BenchContext } from './lib/context.js';
 import { openBenchDatabase, seedSessions } from './lib/db.js';
 import { secretKey } from './lib/jwt.js';
-import { productionNodeFlags, startServer, type Memory, type ServerProcess } from './lib/procs.js';
+import {
+  PINNED_YOUNG_GENERATION,
+  productionNodeFlags,
+  startServer,
+  type Memory,
+  type ServerProcess,
+} from './lib/procs.js';
 import { connect, disconnectAll, expectOk, mapLimit } from './lib/sockets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -30,6 +36,8 @@ const arg = (name: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const N = Number(arg('sockets') ?? 2000);
 const WARM = 400;
+/** After the presence count settles: time for the last disconnect handlers. */
+const SETTLE_MS = 1000;
 const OUT = arg('out') ?? join(ROOT, 'bench/results/s4-heap-account.txt');
 
 function log(message: string): void {
@@ -86,6 +94,7 @@ interface Account {
   atN: Memory;
   at2N: Memory;
   rows: Array<{ key: string; count: number; bytes: number }>;
+  idleCensus: Census;
 }
 
 function diff(a: Census, b: Census, n: number): Account['rows'] {
@@ -112,45 +121,59 @@ async function joinPairs(ctx: BenchContext, url: string, pairs: number): Promise
   return joined.flat();
 }
 
-async function settled(ctx: BenchContext, server: ServerProcess): Promise<Memory> {
+/** Waits until the project has closed all but `open` stays, then `SETTLE_MS` more. */
+async function settled(ctx: BenchContext, open = 0): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const { rows } = await ctx.pool.query<{ open: number }>(
       `SELECT count(*)::int AS open FROM room_presence WHERE left_at IS NULL`,
     );
-    if (rows[0].open === 0) {
+    if (rows[0].open <= open) {
       break;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  await new Promise((r) => setTimeout(r, 2000));
-  return server.memory();
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
 }
 
+/**
+ * Memory first, snapshots after: writing a snapshot leaves its buffers in the allocator, which
+ * would show in every RSS read after it. Idle, N and 2N sockets are read; then
+ * snapshot B at 2N, the second N closed, snapshot A at N, all closed, snapshot I (idle).
+ */
 async function account(ctx: BenchContext, server: ServerProcess, dir: string): Promise<Account> {
   log(`${server.name}: warm-up with ${WARM} sockets`);
   await disconnectAll(await joinPairs(ctx, server.url, WARM / 2));
-  const idle = await settled(ctx, server);
-  const sockets: Socket[] = [];
+  await settled(ctx);
+  const idle = await server.memory();
+  const first: Socket[] = [];
+  const second: Socket[] = [];
   try {
     log(`${server.name}: ${N} sockets`);
-    sockets.push(...(await joinPairs(ctx, server.url, N / 2)));
+    first.push(...(await joinPairs(ctx, server.url, N / 2)));
+    await settled(ctx, N);
     const atN = await server.memory();
-    const a = join(dir, `${server.name}-a.heapsnapshot`);
-    await server.snapshot(a);
     log(`${server.name}: ${2 * N} sockets`);
-    sockets.push(...(await joinPairs(ctx, server.url, N / 2)));
+    second.push(...(await joinPairs(ctx, server.url, N / 2)));
+    await settled(ctx, 2 * N);
     const at2N = await server.memory();
     const b = join(dir, `${server.name}-b.heapsnapshot`);
     await server.snapshot(b);
+    await disconnectAll(second.splice(0));
+    await settled(ctx, N);
+    const a = join(dir, `${server.name}-a.heapsnapshot`);
+    await server.snapshot(a);
+    await disconnectAll(first.splice(0));
+    await settled(ctx);
+    const i = join(dir, `${server.name}-idle.heapsnapshot`);
+    await server.snapshot(i);
     log(`${server.name}: reading the snapshots`);
+    const idleCensus = await census(i);
     const rows = diff(await census(a), await census(b), N);
-    await rm(a);
-    await rm(b);
-    return { server: server.name, idle, atN, at2N, rows };
+    await Promise.all([rm(a), rm(b), rm(i)]);
+    return { server: server.name, idle, atN, at2N, rows, idleCensus };
   } finally {
-    await disconnectAll(sockets);
-    await settled(ctx, server);
+    await disconnectAll([...first, ...second]);
   }
 }
 
@@ -178,6 +201,8 @@ function render(accounts: Account[], flags: string[], extra: string[]): string {
   }
   row(`RSS at ${N}`, (a) => a.atN.rss, MiB);
   row(`RSS at ${2 * N}`, (a) => a.at2N.rss, MiB);
+  row(`young generation committed at ${N}`, (a) => a.atN.spaces.new_space, MiB);
+  row(`young generation committed at ${2 * N}`, (a) => a.at2N.spaces.new_space, MiB);
   row('RSS per added socket', (a) => (a.at2N.rss - a.atN.rss) / N, KiB);
   row('heapUsed per added socket', (a) => (a.at2N.heapUsed - a.atN.heapUsed) / N, KiB);
   row('external per added socket', (a) => (a.at2N.external - a.atN.external) / N, KiB);
@@ -201,6 +226,16 @@ function render(accounts: Account[], flags: string[], extra: string[]): string {
     }
   }
   if (p && b) {
+    const idle = diff(b.idleCensus, p.idleCensus, 1);
+    lines.push(
+      '',
+      `idle, no socket: ${p.server} minus ${b.server} by class (count, shallow bytes); total ${MiB(idle.reduce((t, r) => t + r.bytes, 0))}`,
+    );
+    for (const r of idle.slice(0, 20)) {
+      lines.push(
+        `  ${r.key.padEnd(72)} ${Math.round(r.count).toString().padStart(7)} ${KiB(r.bytes).padStart(12)}`,
+      );
+    }
     const base = new Map(b.rows.map((r) => [r.key, r]));
     const d = p.rows
       .map((r) => ({
@@ -242,7 +277,8 @@ async function main(): Promise<void> {
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   const servers: ServerProcess[] = [];
   try {
-    const flags = productionNodeFlags(join(ROOT, 'package.json'));
+    // As S4: the production flags with the young generation pinned (see PINNED_YOUNG_GENERATION).
+    const flags = [...productionNodeFlags(join(ROOT, 'package.json')), ...PINNED_YOUNG_GENERATION];
     const extra = process.env.BENCH_PROJECT_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
     const project = await startServer('project', [...flags, ...extra, MAIN_JS], {
       ...env,

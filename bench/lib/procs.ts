@@ -54,6 +54,15 @@ export function productionNodeFlags(packageJson: string): string[] {
   return rest.filter((arg) => arg.startsWith('--'));
 }
 
+/**
+ * For RSS per socket (S4, bench/heap-account.ts): the young generation pinned at 2 x 4 MiB, on both
+ * sides. With --max-semi-space-size=64 it grows with the allocation rate up to 2 x 64 MiB and gives
+ * it back only when a GC finds the process idle, so a reading of RSS after N sockets measured
+ * mostly that growth (whether it happened, and whether it was given back before the reading before)
+ * divided by N, not what the sockets hold.
+ */
+export const PINNED_YOUNG_GENERATION = ['--min-semi-space-size=4', '--max-semi-space-size=4'];
+
 export interface Memory {
   rss: number;
   heapUsed: number;

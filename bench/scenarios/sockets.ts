@@ -10,7 +10,7 @@ import {
   type BenchContext,
   type ResultRow,
 } from '../lib/context.js';
-import type { Memory, ServerProcess } from '../lib/procs.js';
+import { PINNED_YOUNG_GENERATION, type Memory, type ServerProcess } from '../lib/procs.js';
 import { connect, disconnectAll, expectOk, mapLimit } from '../lib/sockets.js';
 import { percentile, round } from '../lib/stats.js';
 
@@ -121,17 +121,27 @@ async function roomJoinAt(ctx: BenchContext, n: number): Promise<ResultRow[]> {
   ];
 }
 
-/**
- * How long a server is left alone before an "idle" memory reading: longer than the 5 s over which
- * V8 judges the allocation rate, so the probe's full GC sees an idle process and gives back the
- * young generation's growth (with --max-semi-space-size=64 up to 2 x 64 MiB, committed by any burst
- * and kept under load: a transient of the flags, not memory held for a socket).
- */
-const IDLE_MS = 6000;
+/** Presence of the project's sockets closed (a no-op for the bare server, which has none). */
+async function noOpenStays(ctx: BenchContext): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const { rows } = await ctx.pool.query<{ open: number }>(
+      `SELECT count(*)::int AS open FROM room_presence WHERE left_at IS NULL`,
+    );
+    if (rows[0].open === 0) {
+      return;
+    }
+    await sleep(200);
+  }
+}
 
 /**
- * S4: memory per connected, joined socket after a forced GC (heap, and RSS read once both servers
- * have been idle for IDLE_MS), idle RSS with no socket, and growth after join/leave cycles.
+ * S4: memory per connected, joined socket after a forced GC (heap and RSS), idle RSS and heap
+ * with no socket, and heap growth after join/leave cycles. Every run starts a server of its own
+ * (the project or the bare socket.io server, production flags plus PINNED_YOUNG_GENERATION): a
+ * fresh process has no freed memory of an earlier run to reuse, and the young generation does not
+ * grow with the connects. A warm-up of `warmSockets` joined sockets (JIT, pools, prepared
+ * statements), then the idle reading, then n sockets.
  */
 export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
   const n = ctx.quick ? 200 : Number(process.env.BENCH_S4_SOCKETS ?? 5000);
@@ -140,72 +150,93 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
   // Every cycle is a presence transaction per socket on the project; on a shared 2-core machine
   // cycling thousands of sockets takes minutes, so the cycles run over the first `cycledPairs` rooms.
   const cycledPairs = ctx.quick ? 50 : 200;
-  const runs = new Map<ServerProcess, number>();
+  const warmSockets = 200;
+  const runs = new Map<string, number>();
+  const mib = (x: number) => x / 2 ** 20;
   const debug = (server: ServerProcess, label: string, m: Memory) => {
     if (process.env.BENCH_DEBUG) {
-      const mib = (x: number) => Math.round(x / 2 ** 20);
       console.error(
-        `${server.name} ${label}: rss ${mib(m.rss)} MiB, heapUsed ${mib(m.heapUsed)} MiB, new space ${mib(m.spaces.new_space)} MiB, old space ${mib(m.spaces.old_space)} MiB`,
+        `${server.name} ${label}: rss ${mib(m.rss).toFixed(1)} MiB, heapUsed ${mib(m.heapUsed).toFixed(1)} MiB, new space ${mib(m.spaces.new_space)} MiB, old space ${mib(m.spaces.old_space).toFixed(1)} MiB`,
       );
     }
   };
-  const run = (server: ServerProcess) => async () => {
+  const join = (pairs: Pair[]) =>
+    mapLimit(pairs, 32, async (p) => {
+      await expectOk(p.client, 'join-room', { sessionId: p.session.id });
+      await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
+    });
+  const run = (kind: 'project' | 'baseline') => async () => {
     // The join/leave cycles (the growth check, not a ratio) run in the first round only.
-    const first = !runs.has(server);
-    runs.set(server, (runs.get(server) ?? 0) + 1);
-    await sleep(IDLE_MS);
-    const before = await server.memory();
-    debug(server, 'idle', before);
-    const pairs = await connectPairs(ctx, server.url, n / 2);
-    const all = sockets(pairs);
+    const first = !runs.has(kind);
+    runs.set(kind, (runs.get(kind) ?? 0) + 1);
+    const server =
+      kind === 'project'
+        ? await ctx.startProject('s4-project', ctx.db.url, PINNED_YOUNG_GENERATION)
+        : await ctx.startBaselineIo('s4-baseline-io', PINNED_YOUNG_GENERATION);
     try {
-      await mapLimit(pairs, 32, async (p) => {
-        await expectOk(p.client, 'join-room', { sessionId: p.session.id });
-        await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
-      });
-      const joinedAtOnce = await server.memory();
-      debug(server, 'joined, at once', joinedAtOnce);
-      await sleep(IDLE_MS);
-      const joined = await server.memory();
-      debug(server, 'joined, idle', joined);
-      const cycled = pairs.slice(0, cycledPairs);
-      const cycle = async () => {
-        await mapLimit(cycled, 32, async (p) => {
-          await expectOk(p.client, 'leave-room', { sessionId: p.session.id });
-          await expectOk(p.psychologist, 'leave-room', { sessionId: p.session.id });
-        });
-        await mapLimit(cycled, 32, async (p) => {
-          await expectOk(p.client, 'join-room', { sessionId: p.session.id });
-          await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
-        });
-      };
-      // Warm-up cycles first (JIT, connection pools, prepared statements, metric label sets all
-      // settle in the first ones): what is left to grow over the measured cycles is a leak.
-      for (let c = 0; first && c < warmUpCycles; c++) {
-        await cycle();
+      const warm = await connectPairs(ctx, server.url, warmSockets / 2);
+      await join(warm);
+      await disconnectAll(sockets(warm));
+      await noOpenStays(ctx);
+      await sleep(500);
+      const before = await server.memory();
+      debug(server, 'idle', before);
+      const pairs = await connectPairs(ctx, server.url, n / 2);
+      const all = sockets(pairs);
+      try {
+        await join(pairs);
+        const joined = await server.memory();
+        debug(server, `${n} joined`, joined);
+        const cycled = pairs.slice(0, cycledPairs);
+        const cycle = async () => {
+          await mapLimit(cycled, 32, async (p) => {
+            await expectOk(p.client, 'leave-room', { sessionId: p.session.id });
+            await expectOk(p.psychologist, 'leave-room', { sessionId: p.session.id });
+          });
+          await join(cycled);
+        };
+        // Warm-up cycles first (JIT, connection pools, prepared statements, metric label sets all
+        // settle in the first ones): what is left to grow over the measured cycles is a leak.
+        for (let c = 0; first && c < warmUpCycles; c++) {
+          await cycle();
+        }
+        const warmed = await server.memory();
+        for (let c = 0; first && c < cycles; c++) {
+          await cycle();
+        }
+        const after = await server.memory();
+        return {
+          heap: (joined.heapUsed - before.heapUsed) / n,
+          rss: (joined.rss - before.rss) / n,
+          idleRss: mib(before.rss),
+          idleHeap: mib(before.heapUsed),
+          growth: first ? (after.heapUsed - warmed.heapUsed) / (cycled.length * 2) : undefined,
+        };
+      } finally {
+        await disconnectAll(all);
       }
-      const warm = await server.memory();
-      for (let c = 0; first && c < cycles; c++) {
-        await cycle();
-      }
-      const after = await server.memory();
-      return {
-        heap: (joined.heapUsed - before.heapUsed) / n,
-        rss: (joined.rss - before.rss) / n,
-        rssAtOnce: (joinedAtOnce.rss - before.rss) / n,
-        idleRss: before.rss / 2 ** 20,
-        idleHeap: before.heapUsed / 2 ** 20,
-        growth: first ? (after.heapUsed - warm.heapUsed) / (cycled.length * 2) : undefined,
-      };
     } finally {
-      await disconnectAll(all);
+      await server.stop();
     }
   };
-  const r = await interleaveServers(ctx, 'S4', 0, ctx.baselineIo, run);
+  // Project and baseline back to back, as `interleave` runs them, but nothing to settle: each
+  // run's server is gone when the run ends, and the shared servers sit this scenario out (a GC of
+  // an idle one would shrink its young generation before the next scenario).
+  const r = {
+    project: [] as Awaited<ReturnType<ReturnType<typeof run>>>[],
+    baseline: [] as Awaited<ReturnType<ReturnType<typeof run>>>[],
+  };
+  for (let i = 0; i < ctx.rounds; i++) {
+    ctx.log(`S4: round ${i + 1}/${ctx.rounds}`);
+    r.project.push(await run('project')());
+    await noOpenStays(ctx);
+    r.baseline.push(await run('baseline')());
+  }
   const scaled =
     n < 5000 ? '; scaled down from 5,000 (BENCH_S4_SOCKETS=5000 for the full size)' : '';
-  const note = `${n} sockets joined in rooms of 2, heap after global.gc() minus before connecting, per socket${scaled}`;
-  const rssNote = `${n} sockets joined in rooms of 2; RSS after global.gc() with the server idle ${IDLE_MS / 1000} s, minus the same before connecting, per socket (the idle GC gives back the young generation's growth, a transient of --max-semi-space-size on both sides)${scaled}`;
+  const how = `each run on a server of its own with the production flags plus ${PINNED_YOUNG_GENERATION.join(' ')} (both sides), after a warm-up of ${warmSockets} joined sockets`;
+  const note = `${n} sockets joined in rooms of 2, heap after global.gc() minus before connecting, per socket; ${how}${scaled}`;
+  const rssNote = `${n} sockets joined in rooms of 2, RSS after global.gc() minus before connecting, per socket; ${how} (with --max-semi-space-size=64 alone the young generation grows with the connects up to 2 x 64 MiB, on either side, and that growth divided by n was most of this figure)${scaled}`;
   const growth = r.project[0].growth ?? Number.NaN;
   const baseGrowth = r.baseline[0].growth ?? Number.NaN;
   // GC leaves a few hundred bytes per socket of noise either way; anything above that is a leak.
@@ -233,19 +264,11 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
     ),
     reportRow(
       'S4 memory',
-      'RSS per joined socket, read at once',
-      'bytes',
-      r.project.map((x) => x.rssAtOnce),
-      r.baseline.map((x) => x.rssAtOnce),
-      'informational: read right after the joins, so it includes the young generation grown by the connects (up to 2 x 64 MiB on either side, divided by the sockets)',
-    ),
-    reportRow(
-      'S4 memory',
       'idle RSS, no socket',
       'MiB',
       r.project.map((x) => x.idleRss),
       r.baseline.map((x) => x.idleRss),
-      `RSS after global.gc() with the server idle ${IDLE_MS / 1000} s, before each round's connects; same Node.js flags on both sides (the baseline also loads tsx)`,
+      `RSS after global.gc() before the connects: ${how}; the baseline also loads tsx`,
     ),
     reportRow(
       'S4 memory',
@@ -253,7 +276,7 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
       'MiB',
       r.project.map((x) => x.idleHeap),
       r.baseline.map((x) => x.idleHeap),
-      'heapUsed at the idle RSS reading: the modules and what they keep (Nest, TypeORM, Swagger, pools)',
+      'heapUsed at the idle RSS reading: the modules and what they keep',
     ),
     {
       name: 'S4 memory',
