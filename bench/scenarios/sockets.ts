@@ -136,6 +136,16 @@ async function noOpenStays(ctx: BenchContext): Promise<void> {
 }
 
 /**
+ * Memory after a full GC, read twice 500 ms apart: V8 hands the pages a GC freed back to the system
+ * from a background thread, so RSS read right after a GC may still count them.
+ */
+async function settledMemory(server: ServerProcess): Promise<Memory> {
+  await server.memory();
+  await sleep(500);
+  return server.memory();
+}
+
+/**
  * S4: memory per connected, joined socket after a forced GC (heap and RSS), idle RSS and heap
  * with no socket, and heap growth after join/leave cycles. Every run starts a server of its own
  * (the project or the bare socket.io server, production flags plus PINNED_YOUNG_GENERATION): a
@@ -178,14 +188,13 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
       await join(warm);
       await disconnectAll(sockets(warm));
       await noOpenStays(ctx);
-      await sleep(500);
-      const before = await server.memory();
+      const before = await settledMemory(server);
       debug(server, 'idle', before);
       const pairs = await connectPairs(ctx, server.url, n / 2);
       const all = sockets(pairs);
       try {
         await join(pairs);
-        const joined = await server.memory();
+        const joined = await settledMemory(server);
         debug(server, `${n} joined`, joined);
         const cycled = pairs.slice(0, cycledPairs);
         const cycle = async () => {
@@ -252,16 +261,26 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
       1.0,
       note,
     ),
-    ratioRow(
-      'S4 memory',
-      'RSS per joined socket',
-      'bytes',
-      r.project.map((x) => x.rss),
-      r.baseline.map((x) => x.rss),
-      '<=',
-      1.0,
-      rssNote,
-    ),
+    // A few hundred sockets add less heap than the free room in pages a process already has.
+    n >= 2000
+      ? ratioRow(
+          'S4 memory',
+          'RSS per joined socket',
+          'bytes',
+          r.project.map((x) => x.rss),
+          r.baseline.map((x) => x.rss),
+          '<=',
+          1.0,
+          rssNote,
+        )
+      : reportRow(
+          'S4 memory',
+          'RSS per joined socket',
+          'bytes',
+          r.project.map((x) => x.rss),
+          r.baseline.map((x) => x.rss),
+          `informational below 2,000 sockets: their heap fits in pages the server already has; ${rssNote}`,
+        ),
     reportRow(
       'S4 memory',
       'idle RSS, no socket',
