@@ -9,7 +9,10 @@ import type { MessageBudget } from './socket-rate-limit.js';
  */
 export interface SocketState extends MessageBudget {
   user: AuthUser;
-  /** When the socket's token expires (ms since the epoch). */
+  /**
+   * When the socket's token expires, in seconds since the epoch (its `exp`): a small integer, held
+   * in the object itself, where milliseconds would take a 16-byte box per socket.
+   */
   expiresAt: number;
   /** Whether `token-expiring` was sent for the current token. */
   warned: boolean;
@@ -34,10 +37,9 @@ export function newSocketState(
 ): SocketState {
   return {
     user,
-    expiresAt: expiresAt.getTime(),
+    expiresAt: expiresAt.getTime() / 1000,
     warned: false,
-    tokens: budget.tokens,
-    refilledAt: budget.refilledAt,
+    fullAt: budget.fullAt,
     refusedInARow: 0,
     roomCommands: undefined,
     entering: undefined,
