@@ -2,7 +2,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { Namespace } from 'socket.io';
 import { TokenService } from '../auth/token.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
-import type { RoomSocket } from './room-socket.js';
+import { epochSeconds, type RoomSocket } from './room-socket.js';
 
 /** How often the sockets' token clocks are checked (token expiries are whole seconds anyway). */
 const EXPIRY_SWEEP_MS = 1000;
@@ -54,7 +54,7 @@ export class SocketTokenClock implements OnModuleDestroy {
       throw new DomainError('UNAUTHENTICATED', 'The token belongs to another user');
     }
     socket.data.user = { id: renewed.id, role: renewed.role };
-    socket.data.expiresAt = renewed.expiresAt.getTime() / 1000;
+    socket.data.expiresAt = epochSeconds(renewed.expiresAt);
     socket.data.warned = false;
     this.warnIfExpiring(socket, Date.now());
     return { expiresAt: renewed.expiresAt.toISOString() };
