@@ -93,8 +93,13 @@ async function main(): Promise<void> {
     // e.g. BENCH_PROJECT_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the project.
     const extra = process.env.BENCH_PROJECT_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
     const nodeFlags = productionNodeFlags(join(ROOT, 'package.json'));
-    const startProject = async (name: string, databaseUrl: string, projectDataDir: string) =>
-      startServer(name, [...nodeFlags, ...extra, MAIN_JS], {
+    const startProject = async (
+      name: string,
+      databaseUrl: string,
+      projectDataDir: string,
+      flags: string[] = [],
+    ) =>
+      startServer(name, [...nodeFlags, ...extra, ...flags, MAIN_JS], {
         ...env,
         DATABASE_URL: databaseUrl,
         NODE_ENV: 'production',
@@ -145,9 +150,11 @@ async function main(): Promise<void> {
       jwt,
       log,
       // Another project server on another database (S8), with a data directory of its own.
-      async startProject(name, databaseUrl) {
+      startBaselineIo: (name, flags = []) =>
+        startServer(name, [...tsx, ...flags, join(ROOT, 'bench/servers/baseline-io.ts')], env),
+      async startProject(name, databaseUrl, flags) {
         const own = await mkdtemp(join(tmpdir(), `svapi-bench-${name}-`));
-        const server = await startProject(name, databaseUrl, own);
+        const server = await startProject(name, databaseUrl, own, flags);
         return {
           ...server,
           async stop() {

@@ -19,8 +19,13 @@ export interface BenchContext {
   key: KeyObject;
   jwt: { issuer: string; audience: string };
   log(message: string): void;
-  /** Starts another project server, configured as `project`, on the database of `databaseUrl`. */
-  startProject(name: string, databaseUrl: string): Promise<ServerProcess>;
+  /**
+   * Starts another project server, configured as `project`, on the database of `databaseUrl`;
+   * `flags` are Node.js flags after the production ones.
+   */
+  startProject(name: string, databaseUrl: string, flags?: string[]): Promise<ServerProcess>;
+  /** Starts another bare socket.io server, as `baselineIo`, with `flags` after the production ones. */
+  startBaselineIo(name: string, flags?: string[]): Promise<ServerProcess>;
 }
 
 export interface ResultRow {

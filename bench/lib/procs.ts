@@ -6,14 +6,23 @@ import { pathToFileURL } from 'node:url';
 
 /**
  * Loaded with --import into every server under test: on an IPC request it forces a full GC and
- * answers with process.memoryUsage(), so memory is read the same way for project and baseline
- * without any hook in the project's code. A server whose harness is gone exits.
+ * answers with process.memoryUsage() and V8's heap spaces, or writes a heap snapshot to the file
+ * named (bench/heap-account.ts), so memory is read the same way for project and baseline without
+ * any hook in the project's code. A server whose harness is gone exits.
  */
 const PROBE = `
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 process.on('message', (m) => {
   if (m && m.type === 'mem') {
     globalThis.gc(); globalThis.gc();
-    process.send({ type: 'mem', id: m.id, ...process.memoryUsage() });
+    const spaces = Object.fromEntries(
+      getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]),
+    );
+    process.send({ type: 'mem', id: m.id, ...process.memoryUsage(), spaces });
+  } else if (m && m.type === 'snapshot') {
+    globalThis.gc(); globalThis.gc();
+    writeHeapSnapshot(m.file);
+    process.send({ type: 'snapshot', id: m.id });
   }
 });
 // The harness died (killed, timed out): do not outlive it.
@@ -45,12 +54,23 @@ export function productionNodeFlags(packageJson: string): string[] {
   return rest.filter((arg) => arg.startsWith('--'));
 }
 
+/**
+ * For RSS per socket (S4, bench/heap-account.ts): the young generation pinned at 2 x 4 MiB, on both
+ * sides. With --max-semi-space-size=64 it grows with the allocation rate up to 2 x 64 MiB and gives
+ * it back only when a GC finds the process idle, so a reading of RSS after N sockets measured
+ * mostly that growth (whether it happened, and whether it was given back before the reading before)
+ * divided by N, not what the sockets hold.
+ */
+export const PINNED_YOUNG_GENERATION = ['--min-semi-space-size=4', '--max-semi-space-size=4'];
+
 export interface Memory {
   rss: number;
   heapUsed: number;
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  /** Committed bytes of each V8 heap space (new_space, old_space, code_space, ...). */
+  spaces: Record<string, number>;
 }
 
 export interface ServerProcess {
@@ -58,6 +78,8 @@ export interface ServerProcess {
   url: string;
   child: ChildProcess;
   memory(): Promise<Memory>;
+  /** Writes a heap snapshot (after a full GC) to `file`. */
+  snapshot(file: string): Promise<void>;
   stop(): Promise<void>;
   output(): string;
 }
@@ -102,25 +124,29 @@ export async function startServer(
     });
   });
   let nextId = 0;
+  const ask = <T>(type: string, extra: object, timeoutMs: number) =>
+    new Promise<T>((resolve, reject) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => reject(new Error(`${name}: no ${type} answer`)), timeoutMs);
+      const onMessage = (m: { type?: string; id?: number } & T) => {
+        if (m?.type === type && m.id === id) {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      child.on('message', onMessage);
+      child.send({ type, id, ...extra });
+    });
   return {
     name,
     url,
     child,
     output: () => out,
-    memory: () =>
-      new Promise<Memory>((resolve, reject) => {
-        const id = ++nextId;
-        const timer = setTimeout(() => reject(new Error(`${name}: no memory answer`)), 30_000);
-        const onMessage = (m: { type?: string; id?: number } & Memory) => {
-          if (m?.type === 'mem' && m.id === id) {
-            clearTimeout(timer);
-            child.off('message', onMessage);
-            resolve(m);
-          }
-        };
-        child.on('message', onMessage);
-        child.send({ type: 'mem', id });
-      }),
+    memory: () => ask<Memory>('mem', {}, 30_000),
+    snapshot: async (file: string) => {
+      await ask('snapshot', { file }, 300_000);
+    },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) {
         return;

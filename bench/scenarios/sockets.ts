@@ -10,7 +10,7 @@ import {
   type BenchContext,
   type ResultRow,
 } from '../lib/context.js';
-import type { ServerProcess } from '../lib/procs.js';
+import { PINNED_YOUNG_GENERATION, type Memory, type ServerProcess } from '../lib/procs.js';
 import { connect, disconnectAll, expectOk, mapLimit } from '../lib/sockets.js';
 import { percentile, round } from '../lib/stats.js';
 
@@ -121,7 +121,38 @@ async function roomJoinAt(ctx: BenchContext, n: number): Promise<ResultRow[]> {
   ];
 }
 
-/** S4: memory per connected, joined socket after a forced GC, and growth after join/leave cycles. */
+/** Presence of the project's sockets closed (a no-op for the bare server, which has none). */
+async function noOpenStays(ctx: BenchContext): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const { rows } = await ctx.pool.query<{ open: number }>(
+      `SELECT count(*)::int AS open FROM room_presence WHERE left_at IS NULL`,
+    );
+    if (rows[0].open === 0) {
+      return;
+    }
+    await sleep(200);
+  }
+}
+
+/**
+ * Memory after a full GC, read twice 500 ms apart: V8 hands the pages a GC freed back to the system
+ * from a background thread, so RSS read right after a GC may still count them.
+ */
+async function settledMemory(server: ServerProcess): Promise<Memory> {
+  await server.memory();
+  await sleep(500);
+  return server.memory();
+}
+
+/**
+ * S4: memory per connected, joined socket after a forced GC (heap and RSS), idle RSS and heap
+ * with no socket, and heap growth after join/leave cycles. Every run starts a server of its own
+ * (the project or the bare socket.io server, production flags plus PINNED_YOUNG_GENERATION): a
+ * fresh process has no freed memory of an earlier run to reuse, and the young generation does not
+ * grow with the connects. A warm-up of `warmSockets` joined sockets (JIT, pools, prepared
+ * statements), then the idle reading, then n sockets.
+ */
 export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
   const n = ctx.quick ? 200 : Number(process.env.BENCH_S4_SOCKETS ?? 5000);
   const cycles = Number(process.env.BENCH_S4_CYCLES ?? 10);
@@ -129,53 +160,92 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
   // Every cycle is a presence transaction per socket on the project; on a shared 2-core machine
   // cycling thousands of sockets takes minutes, so the cycles run over the first `cycledPairs` rooms.
   const cycledPairs = ctx.quick ? 50 : 200;
-  const runs = new Map<ServerProcess, number>();
-  const run = (server: ServerProcess) => async () => {
-    // The join/leave cycles (the growth check, not a ratio) run in the first round only.
-    const first = !runs.has(server);
-    runs.set(server, (runs.get(server) ?? 0) + 1);
-    await sleep(500);
-    const before = await server.memory();
-    const pairs = await connectPairs(ctx, server.url, n / 2);
-    const all = sockets(pairs);
-    try {
-      await mapLimit(pairs, 32, async (p) => {
-        await expectOk(p.client, 'join-room', { sessionId: p.session.id });
-        await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
-      });
-      const joined = await server.memory();
-      const cycled = pairs.slice(0, cycledPairs);
-      const cycle = async () => {
-        await mapLimit(cycled, 32, async (p) => {
-          await expectOk(p.client, 'leave-room', { sessionId: p.session.id });
-          await expectOk(p.psychologist, 'leave-room', { sessionId: p.session.id });
-        });
-        await mapLimit(cycled, 32, async (p) => {
-          await expectOk(p.client, 'join-room', { sessionId: p.session.id });
-          await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
-        });
-      };
-      // Warm-up cycles first (JIT, connection pools, prepared statements, metric label sets all
-      // settle in the first ones): what is left to grow over the measured cycles is a leak.
-      for (let c = 0; first && c < warmUpCycles; c++) {
-        await cycle();
-      }
-      const warm = await server.memory();
-      for (let c = 0; first && c < cycles; c++) {
-        await cycle();
-      }
-      const after = await server.memory();
-      return {
-        heap: (joined.heapUsed - before.heapUsed) / n,
-        rss: (joined.rss - before.rss) / n,
-        growth: first ? (after.heapUsed - warm.heapUsed) / (cycled.length * 2) : undefined,
-      };
-    } finally {
-      await disconnectAll(all);
+  const warmSockets = 200;
+  const runs = new Map<string, number>();
+  const mib = (x: number) => x / 2 ** 20;
+  const debug = (server: ServerProcess, label: string, m: Memory) => {
+    if (process.env.BENCH_DEBUG) {
+      console.error(
+        `${server.name} ${label}: rss ${mib(m.rss).toFixed(1)} MiB, heapUsed ${mib(m.heapUsed).toFixed(1)} MiB, new space ${mib(m.spaces.new_space)} MiB, old space ${mib(m.spaces.old_space).toFixed(1)} MiB`,
+      );
     }
   };
-  const r = await interleaveServers(ctx, 'S4', 0, ctx.baselineIo, run);
-  const note = `${n} sockets joined in rooms of 2, heap after global.gc() minus before connecting, per socket${n < 5000 ? '; scaled down from 5,000 (BENCH_S4_SOCKETS=5000 for the full size)' : ''}`;
+  const join = (pairs: Pair[]) =>
+    mapLimit(pairs, 32, async (p) => {
+      await expectOk(p.client, 'join-room', { sessionId: p.session.id });
+      await expectOk(p.psychologist, 'join-room', { sessionId: p.session.id });
+    });
+  const run = (kind: 'project' | 'baseline') => async () => {
+    // The join/leave cycles (the growth check, not a ratio) run in the first round only.
+    const first = !runs.has(kind);
+    runs.set(kind, (runs.get(kind) ?? 0) + 1);
+    const server =
+      kind === 'project'
+        ? await ctx.startProject('s4-project', ctx.db.url, PINNED_YOUNG_GENERATION)
+        : await ctx.startBaselineIo('s4-baseline-io', PINNED_YOUNG_GENERATION);
+    try {
+      const warm = await connectPairs(ctx, server.url, warmSockets / 2);
+      await join(warm);
+      await disconnectAll(sockets(warm));
+      await noOpenStays(ctx);
+      const before = await settledMemory(server);
+      debug(server, 'idle', before);
+      const pairs = await connectPairs(ctx, server.url, n / 2);
+      const all = sockets(pairs);
+      try {
+        await join(pairs);
+        const joined = await settledMemory(server);
+        debug(server, `${n} joined`, joined);
+        const cycled = pairs.slice(0, cycledPairs);
+        const cycle = async () => {
+          await mapLimit(cycled, 32, async (p) => {
+            await expectOk(p.client, 'leave-room', { sessionId: p.session.id });
+            await expectOk(p.psychologist, 'leave-room', { sessionId: p.session.id });
+          });
+          await join(cycled);
+        };
+        // Warm-up cycles first (JIT, connection pools, prepared statements, metric label sets all
+        // settle in the first ones): what is left to grow over the measured cycles is a leak.
+        for (let c = 0; first && c < warmUpCycles; c++) {
+          await cycle();
+        }
+        const warmed = await server.memory();
+        for (let c = 0; first && c < cycles; c++) {
+          await cycle();
+        }
+        const after = await server.memory();
+        return {
+          heap: (joined.heapUsed - before.heapUsed) / n,
+          rss: (joined.rss - before.rss) / n,
+          idleRss: mib(before.rss),
+          idleHeap: mib(before.heapUsed),
+          growth: first ? (after.heapUsed - warmed.heapUsed) / (cycled.length * 2) : undefined,
+        };
+      } finally {
+        await disconnectAll(all);
+      }
+    } finally {
+      await server.stop();
+    }
+  };
+  // Project and baseline back to back, as `interleave` runs them, but nothing to settle: each
+  // run's server is gone when the run ends, and the shared servers sit this scenario out (a GC of
+  // an idle one would shrink its young generation before the next scenario).
+  const r = {
+    project: [] as Awaited<ReturnType<ReturnType<typeof run>>>[],
+    baseline: [] as Awaited<ReturnType<ReturnType<typeof run>>>[],
+  };
+  for (let i = 0; i < ctx.rounds; i++) {
+    ctx.log(`S4: round ${i + 1}/${ctx.rounds}`);
+    r.project.push(await run('project')());
+    await noOpenStays(ctx);
+    r.baseline.push(await run('baseline')());
+  }
+  const scaled =
+    n < 5000 ? '; scaled down from 5,000 (BENCH_S4_SOCKETS=5000 for the full size)' : '';
+  const how = `each run on a server of its own with the production flags plus ${PINNED_YOUNG_GENERATION.join(' ')} (both sides), after a warm-up of ${warmSockets} joined sockets`;
+  const note = `${n} sockets joined in rooms of 2, heap after global.gc() minus before connecting, per socket; ${how}${scaled}`;
+  const rssNote = `${n} sockets joined in rooms of 2, RSS after global.gc() minus before connecting, per socket; ${how} (with --max-semi-space-size=64 alone the young generation grows with the connects up to 2 x 64 MiB, on either side, and that growth divided by n was most of this figure)${scaled}`;
   const growth = r.project[0].growth ?? Number.NaN;
   const baseGrowth = r.baseline[0].growth ?? Number.NaN;
   // GC leaves a few hundred bytes per socket of noise either way; anything above that is a leak.
@@ -191,13 +261,41 @@ export async function s4Memory(ctx: BenchContext): Promise<ResultRow[]> {
       1.0,
       note,
     ),
+    // A few hundred sockets add less heap than the free room in pages a process already has.
+    n >= 2000
+      ? ratioRow(
+          'S4 memory',
+          'RSS per joined socket',
+          'bytes',
+          r.project.map((x) => x.rss),
+          r.baseline.map((x) => x.rss),
+          '<=',
+          1.0,
+          rssNote,
+        )
+      : reportRow(
+          'S4 memory',
+          'RSS per joined socket',
+          'bytes',
+          r.project.map((x) => x.rss),
+          r.baseline.map((x) => x.rss),
+          `informational below 2,000 sockets: their heap fits in pages the server already has; ${rssNote}`,
+        ),
     reportRow(
       'S4 memory',
-      'RSS per joined socket',
-      'bytes',
-      r.project.map((x) => x.rss),
-      r.baseline.map((x) => x.rss),
-      'informational: RSS after GC, allocator-dependent',
+      'idle RSS, no socket',
+      'MiB',
+      r.project.map((x) => x.idleRss),
+      r.baseline.map((x) => x.idleRss),
+      `RSS after global.gc() before the connects: ${how}; the baseline also loads tsx`,
+    ),
+    reportRow(
+      'S4 memory',
+      'idle heap, no socket',
+      'MiB',
+      r.project.map((x) => x.idleHeap),
+      r.baseline.map((x) => x.idleHeap),
+      'heapUsed at the idle RSS reading: the modules and what they keep',
     ),
     {
       name: 'S4 memory',

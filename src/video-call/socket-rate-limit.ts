@@ -21,16 +21,23 @@ export function handshakeAddress(socket: Socket, trustProxy: boolean): string {
 
 /**
  * A socket's message budget (WS_RATE_LIMIT), kept in the socket's own `data`: no map keyed by
- * socket id, no per-socket middleware closure, nothing to forget at disconnect.
+ * socket id, no per-socket middleware closure, nothing to forget at disconnect. A token bucket of
+ * WS_RATE_LIMIT tokens refilled at WS_RATE_LIMIT a second, held as one number (the time it would
+ * be full again) rather than tokens and a refill time: every double field of a socket's `data` is
+ * a 16-byte box of its own.
  */
 export interface MessageBudget {
-  /** Tokens left (refilled continuously at WS_RATE_LIMIT a second, up to WS_RATE_LIMIT). */
-  tokens: number;
-  /** Date.now() of the last refill. */
-  refilledAt: number;
+  /**
+   * Date.now() at which the bucket is full again (0: full); the tokens left at `now` are
+   * WS_RATE_LIMIT - max(0, fullAt - now) / (1000 / WS_RATE_LIMIT).
+   */
+  fullAt: number;
   /** Messages refused in a row: FLOOD_FACTOR times the limit disconnects the socket. */
   refusedInARow: number;
 }
+
+/** Rounding of the sums of 1000 / WS_RATE_LIMIT ms: well under a millisecond. */
+const EPSILON_MS = 1e-6;
 
 /**
  * The socket rate limits. WS_CONNECT_RATE_LIMIT handshakes a minute per client address (bursts up
@@ -50,7 +57,7 @@ export class SocketRateLimit implements OnModuleDestroy {
 
   /** A fresh budget, for the socket's `data` at its handshake. */
   freshBudget(): MessageBudget {
-    return { tokens: this.config.wsRateLimit, refilledAt: Date.now(), refusedInARow: 0 };
+    return { fullAt: 0, refusedInARow: 0 };
   }
 
   /**
@@ -77,14 +84,12 @@ export class SocketRateLimit implements OnModuleDestroy {
   ): boolean {
     const budget = socket.data;
     const capacity = this.config.wsRateLimit;
+    const interval = 1000 / capacity;
     const now = Date.now();
-    budget.tokens = Math.min(
-      capacity,
-      budget.tokens + ((now - budget.refilledAt) * capacity) / 1000,
-    );
-    budget.refilledAt = now;
-    if (budget.tokens >= 1) {
-      budget.tokens -= 1;
+    const fullAt = Math.max(budget.fullAt, now);
+    // At least one token left: (fullAt - now) / interval tokens are missing out of `capacity`.
+    if (fullAt - now <= (capacity - 1) * interval + EPSILON_MS) {
+      budget.fullAt = fullAt + interval;
       budget.refusedInARow = 0;
       return true;
     }

@@ -2,7 +2,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { Namespace } from 'socket.io';
 import { TokenService } from '../auth/token.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
-import type { RoomSocket } from './room-socket.js';
+import { epochSeconds, type RoomSocket } from './room-socket.js';
 
 /** How often the sockets' token clocks are checked (token expiries are whole seconds anyway). */
 const EXPIRY_SWEEP_MS = 1000;
@@ -54,7 +54,7 @@ export class SocketTokenClock implements OnModuleDestroy {
       throw new DomainError('UNAUTHENTICATED', 'The token belongs to another user');
     }
     socket.data.user = { id: renewed.id, role: renewed.role };
-    socket.data.expiresAt = renewed.expiresAt.getTime();
+    socket.data.expiresAt = epochSeconds(renewed.expiresAt);
     socket.data.warned = false;
     this.warnIfExpiring(socket, Date.now());
     return { expiresAt: renewed.expiresAt.toISOString() };
@@ -63,7 +63,7 @@ export class SocketTokenClock implements OnModuleDestroy {
   private sweepExpiries(namespace: Namespace): void {
     const now = Date.now();
     for (const socket of namespace.sockets.values() as Iterable<RoomSocket>) {
-      if (socket.data.expiresAt <= now) {
+      if (socket.data.expiresAt * 1000 <= now) {
         this.listener?.tokenExpired(socket);
         socket.disconnect(true);
       } else {
@@ -74,7 +74,7 @@ export class SocketTokenClock implements OnModuleDestroy {
 
   /** `token-expiring`, once per token, when less than EXPIRY_WARNING_MS is left. */
   private warnIfExpiring(socket: RoomSocket, now: number): void {
-    const { expiresAt } = socket.data;
+    const expiresAt = socket.data.expiresAt * 1000;
     if (!socket.data.warned && expiresAt - now <= EXPIRY_WARNING_MS) {
       socket.data.warned = true;
       this.listener?.tokenExpiring(socket, new Date(expiresAt));
