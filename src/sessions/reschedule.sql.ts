@@ -42,19 +42,20 @@ export function rescheduleStatement(input: RescheduleInput): {
   const opensBy = args.add(input.opensBy, 'timestamptz');
   const eventId = args.add(randomUUID(), 'uuid');
   const text = `WITH prev AS (
-       SELECT id, scheduled_start FROM sessions WHERE id = ${sessionId} FOR UPDATE
+       SELECT id, scheduled_start, GREATEST(now(), updated_at) AS changed_at FROM sessions
+        WHERE id = ${sessionId} FOR UPDATE
      ), moved AS (
        UPDATE sessions s
           SET scheduled_start = ${start}, scheduled_end = ${end}, duration_minutes = ${duration},
-              updated_at = now()
+              updated_at = prev.changed_at
          FROM prev
         WHERE s.id = prev.id AND s.status = ANY(${sqlLiteralArray(RESCHEDULABLE_STATUSES)})
           AND s.scheduled_start > ${opensBy}
-        RETURNING ${SESSION_RECORD_COLUMNS}, prev.scheduled_start AS previous_start
+        RETURNING ${SESSION_RECORD_COLUMNS}, prev.scheduled_start AS previous_start, prev.changed_at
      ), logged AS (
        INSERT INTO session_status_changes
               (session_id, from_status, to_status, at, actor_id, cause, previous_start, scheduled_start)
-       SELECT id, status, status, now(), ${actorId}, ${CAUSE}, previous_start, scheduled_start
+       SELECT id, status, status, changed_at, ${actorId}, ${CAUSE}, previous_start, scheduled_start
          FROM moved
        RETURNING at
      ), ${rescheduleTrackingCtes(sessionId, start, end)}

@@ -127,8 +127,9 @@ export function listSessions(
  * replaced, read under the row's lock (so concurrent payments each see the one before theirs):
  * a change that moves no status is announced as an update.
  */
-export const SET_PAYMENT_STATUS = `UPDATE sessions s SET payment_status = $2, updated_at = now()
-  FROM (SELECT id, payment_status FROM sessions WHERE id = $1 FOR UPDATE) was
+export const SET_PAYMENT_STATUS = `UPDATE sessions s SET payment_status = $2,
+       updated_at = GREATEST(now(), was.updated_at)
+  FROM (SELECT id, payment_status, updated_at FROM sessions WHERE id = $1 FOR UPDATE) was
  WHERE s.id = was.id
  RETURNING was.payment_status AS previous`;
 
@@ -178,13 +179,13 @@ export function transitionParts(
   switch (input.cause) {
     case 'start':
     case 'auto-start':
-      set.push('video_call_started = now()');
+      set.push('video_call_started = prev.changed_at');
       where.push(`s.payment_status = ANY(${sqlLiteralArray(CONFIRMED_PAYMENT_STATUSES)})`);
       break;
     case 'end':
     case 'auto-end':
     case 'max-duration': {
-      const endedAt = `GREATEST(COALESCE(${args.add(input.endedAt ?? null, 'timestamptz')}, now()), s.video_call_started)`;
+      const endedAt = `GREATEST(COALESCE(${args.add(input.endedAt ?? null, 'timestamptz')}, prev.changed_at), s.video_call_started)`;
       set.push(
         `video_call_ended = ${endedAt}`,
         `call_duration_minutes = round(extract(epoch FROM ${endedAt} - s.video_call_started) / 60)`,
@@ -204,17 +205,21 @@ export function transitionParts(
     case 'payment':
       break;
   }
+  // The change's time: now(), the start of this transaction, unless the change it waited for
+  // under the row lock is later (a transaction that began first may commit second): so the history
+  // of a session is in the order of its changes, and a start's time is its history row's.
   const ctes = `prev AS (
-       SELECT id, status FROM sessions WHERE id = ${sessionId} FOR UPDATE
+       SELECT id, status, GREATEST(now(), updated_at) AS changed_at FROM sessions
+        WHERE id = ${sessionId} FOR UPDATE
      ), moved AS (
        UPDATE sessions s
-          SET status = ${sqlLiteral(rule.to)}, updated_at = now()${set.map((x) => `, ${x}`).join('')}
+          SET status = ${sqlLiteral(rule.to)}, updated_at = prev.changed_at${set.map((x) => `, ${x}`).join('')}
          FROM prev
         WHERE s.id = prev.id AND s.status = ANY(${sqlLiteralArray(rule.from)})${where.map((x) => ` AND ${x}`).join('')}
-        RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status
+        RETURNING ${SESSION_RECORD_COLUMNS}, prev.status AS from_status, prev.changed_at
      ), logged AS (
        INSERT INTO session_status_changes (session_id, from_status, to_status, at, actor_id, actor_key_id, cause)
-       SELECT id, from_status, status, now(), ${actorId}, ${actorKeyId}, ${cause} FROM moved
+       SELECT id, from_status, status, changed_at, ${actorId}, ${actorKeyId}, ${cause} FROM moved
        RETURNING at
      ), ${transitionTrackingCtes(rule, sessionId)}${
        isTerminal(rule.to)

@@ -67,3 +67,20 @@ export const ABANDONED_CALLS = {
 export const LOCKED_IF_ABANDONED = `${lockedById('$1')}
            SELECT room_emptied_at FROM locked
             WHERE ${AUTO_END_FROM} AND room_emptied_at <= now() - make_interval(secs => $2)`;
+
+/**
+ * The auto-end deadline row of `$1` made true again, under the lock the re-check took, when the
+ * re-check found the call not abandoned: gone when the room is no longer empty or the call no
+ * longer runs, else moved to the room's emptied time. A join and a leave racing can leave the row
+ * behind (a join's statement does not see a row committed after its snapshot); a row left behind
+ * would be re-checked at every tick, and, oldest first, hold back due ones.
+ */
+export const REPAIR_AUTO_END_DEADLINE = `${lockedById('$1')}, moved AS (
+           UPDATE session_deadlines d SET since = l.room_emptied_at FROM locked l
+            WHERE d.session_id = l.id AND d.kind = 'auto-end'
+              AND ${statusIn('l.status', TRANSITIONS['auto-end'].from)} AND l.room_emptied_at IS NOT NULL
+              AND d.since <> l.room_emptied_at
+         )
+         DELETE FROM session_deadlines d USING locked l
+          WHERE d.session_id = l.id AND d.kind = 'auto-end'
+            AND (l.room_emptied_at IS NULL OR NOT (${statusIn('l.status', TRANSITIONS['auto-end'].from)}))`;

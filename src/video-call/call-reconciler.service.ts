@@ -14,6 +14,7 @@ import { SessionLifecycleService } from '../sessions/session-lifecycle.service.j
 import { CALL_DEADLINES, type CallDeadline } from '../sessions/session-policies.js';
 import {
   ABANDONED_CALLS,
+  REPAIR_AUTO_END_DEADLINE,
   dueSessions,
   LOCKED_IF_ABANDONED,
   lockedIfDue,
@@ -56,14 +57,16 @@ export class CallReconciler implements OnApplicationBootstrap, BeforeApplication
     return this.applyEach(due, async (tx, id) => {
       const rows = await tx.query<{ room_emptied_at: Date }[]>(LOCKED_IF_ABANDONED, [id, grace]);
       const emptiedAt = rows[0]?.room_emptied_at;
-      return emptiedAt
-        ? this.lifecycle.applyWithin(tx, {
-            sessionId: id,
-            cause: 'auto-end',
-            actorId: null,
-            endedAt: emptiedAt,
-          })
-        : null;
+      if (!emptiedAt) {
+        await tx.query(REPAIR_AUTO_END_DEADLINE, [id]);
+        return null;
+      }
+      return this.lifecycle.applyWithin(tx, {
+        sessionId: id,
+        cause: 'auto-end',
+        actorId: null,
+        endedAt: emptiedAt,
+      });
     });
   }
 

@@ -7,6 +7,7 @@ import {
   type Party,
 } from '../factories/sessions.js';
 import { loginAdmin, registerUser, type TestUser } from '../factories/users.js';
+import { CallReconciler } from '../../src/video-call/call-reconciler.service.js';
 import { retrack } from '../utils/session-tracking.js';
 import { startTestApp, type TestApp } from '../utils/test-app.js';
 import { expectError } from '../utils/expect-error.js';
@@ -352,5 +353,47 @@ describe('video calls (REST)', () => {
       expectError(await details(admin, 'x'), 400, 'VALIDATION_FAILED');
       expectError(await t.api.get(`/api/video-calls/session/${id}`), 401, 'UNAUTHENTICATED');
     });
+  });
+
+  it("repairs an auto-end deadline row that no longer matches its call's room", async () => {
+    const reconciler = t.app.get(CallReconciler);
+    const deadline = async (id: string) =>
+      (
+        await t.dataSource.query(
+          `SELECT since FROM session_deadlines WHERE session_id = $1 AND kind = 'auto-end'`,
+          [id],
+        )
+      )[0] as { since: Date } | undefined;
+    // Left behind by a join and a leave racing: a running call whose room is not empty.
+    const occupied = await confirmedSession(t);
+    expect((await start(occupied.party.client, occupied.id)).status).toBe(200);
+    await t.dataSource.query(
+      `INSERT INTO session_deadlines (session_id, kind, since) VALUES ($1, 'auto-end', now() - interval '1 hour')`,
+      [occupied.id],
+    );
+    // Older than the room's real emptied time, which is within the grace period.
+    const emptied = await confirmedSession(t);
+    expect((await start(emptied.party.client, emptied.id)).status).toBe(200);
+    await t.dataSource.query(
+      `UPDATE sessions SET room_emptied_at = now() - interval '2 seconds' WHERE id = $1`,
+      [emptied.id],
+    );
+    const [{ at }] = await t.dataSource.query(
+      `SELECT room_emptied_at AS at FROM sessions WHERE id = $1`,
+      [emptied.id],
+    );
+    await t.dataSource.query(
+      `INSERT INTO session_deadlines (session_id, kind, since) VALUES ($1, 'auto-end', now() - interval '1 hour')`,
+      [emptied.id],
+    );
+
+    expect(await reconciler.endAbandonedCalls()).toBe(0);
+    expect(await deadline(occupied.id)).toBeUndefined();
+    expect((await deadline(emptied.id))?.since).toEqual(at);
+    const statuses = await t.dataSource.query(
+      `SELECT status FROM sessions WHERE id = ANY($1::uuid[])`,
+      [[occupied.id, emptied.id]],
+    );
+    expect(statuses).toEqual([{ status: 'In Progress' }, { status: 'In Progress' }]);
   });
 });
