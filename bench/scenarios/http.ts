@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { hash, verify } from '@node-rs/argon2';
 import autocannon from 'autocannon';
 import { seedSessions } from '../lib/db.js';
+import { cpuAccount, cpuSnapshot, describeAccount, type CpuSnapshot } from '../lib/cpu-account.js';
 import {
   interleave,
   interleaveServers,
   ratioRow,
+  reportRow,
   tokensOf,
   type BenchContext,
   type ResultRow,
@@ -297,7 +299,23 @@ export async function s7Login(ctx: BenchContext): Promise<ResultRow[]> {
   );
   const concurrency = 8;
   const seconds = ctx.quick ? 2 : 8;
-  const project = async (measured: boolean) => {
+  // Where the cores go in the measured rounds: the server's (or, for the baseline, the bench's
+  // own) threads, PostgreSQL and the load generator.
+  const serverPid = ctx.project.child.pid!;
+  type Spans = Array<[CpuSnapshot, CpuSnapshot]>;
+  const spans: { project: Spans; baseline: Spans } = { project: [], baseline: [] };
+  const accounted =
+    <T>(side: 'project' | 'baseline', pid: number, run: (measured: boolean) => Promise<T>) =>
+    async (measured: boolean) => {
+      if (!measured) {
+        return run(false);
+      }
+      const before = await cpuSnapshot(pid);
+      const value = await run(true);
+      spans[side].push([before, await cpuSnapshot(pid)]);
+      return value;
+    };
+  const project = accounted('project', serverPid, async (measured: boolean) => {
     const result = await autocannon({
       url: `${ctx.project.url}/api/auth/login`,
       method: 'POST',
@@ -308,8 +326,8 @@ export async function s7Login(ctx: BenchContext): Promise<ResultRow[]> {
     });
     assertClean(result, 'S7');
     return result['2xx'] / (result.duration || seconds);
-  };
-  const baseline = async (measured: boolean) => {
+  });
+  const baseline = accounted('baseline', process.pid, async (measured: boolean) => {
     const until = performance.now() + (measured ? seconds : 1) * 1000;
     let done = 0;
     const started = performance.now();
@@ -324,8 +342,15 @@ export async function s7Login(ctx: BenchContext): Promise<ResultRow[]> {
       }),
     );
     return done / ((performance.now() - started) / 1000);
-  };
+  });
   const r = await interleave(ctx, 'S7', 1, project, baseline);
+  // libuv's default pool: 4 threads, on both sides.
+  const account = {
+    project: cpuAccount(serverPid, spans.project, 4),
+    baseline: cpuAccount(process.pid, spans.baseline, 4),
+  };
+  ctx.log(`S7 CPU account, project rounds: ${describeAccount(account.project)}`);
+  ctx.log(`S7 CPU account, baseline rounds: ${describeAccount(account.baseline)}`);
   return [
     ratioRow(
       'S7 login',
@@ -336,6 +361,14 @@ export async function s7Login(ctx: BenchContext): Promise<ResultRow[]> {
       '>=',
       0.9,
       `${concurrency} concurrent logins vs ${concurrency} concurrent argon2id verify() calls (@node-rs/argon2 defaults), ${seconds} s per round`,
+    ),
+    reportRow(
+      'S7 cores on argon2',
+      'thread pool share of the cores',
+      '%',
+      [account.project.pool],
+      [account.baseline.pool],
+      `over the measured rounds, from /proc; project: ${describeAccount(account.project)}; baseline (in the bench process): ${describeAccount(account.baseline)}`,
     ),
   ];
 }
