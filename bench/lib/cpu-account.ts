@@ -11,8 +11,8 @@ export interface CpuSnapshot {
   at: number;
   /** CPU ms per thread id of the watched process. */
   threads: Map<number, number>;
-  /** CPU ms of every PostgreSQL process (a backend that exits in between is lost: a lower bound). */
-  postgres: number;
+  /** CPU ms per PostgreSQL process (a backend that exits in between is lost: a lower bound). */
+  postgres: Map<number, number>;
   /** CPU ms of this (the bench's) process, the load generator. */
   bench: number;
 }
@@ -29,18 +29,18 @@ async function statMs(path: string): Promise<number> {
   }
 }
 
-async function postgresMs(): Promise<number> {
-  let total = 0;
+async function postgresMs(): Promise<Map<number, number>> {
+  const byPid = new Map<number, number>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) {
       continue;
     }
     const comm = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
     if (comm.trim() === 'postgres') {
-      total += await statMs(`/proc/${entry}/stat`);
+      byPid.set(Number(entry), await statMs(`/proc/${entry}/stat`));
     }
   }
-  return total;
+  return byPid;
 }
 
 export async function cpuSnapshot(pid: number): Promise<CpuSnapshot> {
@@ -79,7 +79,9 @@ export function cpuAccount(
   let bench = 0;
   for (const [a, b] of spans) {
     wall += b.at - a.at;
-    postgres += b.postgres - a.postgres;
+    for (const [pgPid, ms] of b.postgres) {
+      postgres += ms - (a.postgres.get(pgPid) ?? 0);
+    }
     bench += b.bench - a.bench;
     for (const [tid, ms] of b.threads) {
       perThread.set(tid, (perThread.get(tid) ?? 0) + ms - (a.threads.get(tid) ?? 0));
