@@ -128,8 +128,10 @@ async function slotPsychologists(filled: pg.Pool, empty: pg.Pool) {
       `WITH c AS (INSERT INTO users (email, name, role, password_hash)
                   VALUES ('copy-client-' || gen_random_uuid() || '@bench.test', 'Copy client', 'client', 'not-a-hash')
                   RETURNING id)
-       INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes, status, payment_status)
-       SELECT c.id, $1, $2, $3, $4, $5, $6 FROM c`,
+       , s AS (INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes, status, payment_status)
+               SELECT c.id, $1, $2, $3, $4, $5, $6 FROM c RETURNING id, client_id)
+       INSERT INTO session_ranges (session_id, client_id, psychologist_id, scheduled_start, scheduled_end)
+       SELECT s.id, s.client_id, $1, $2, $3 FROM s`,
       [twin, b.scheduled_start, b.scheduled_end, b.duration_minutes, b.status, b.payment_status],
     );
   }

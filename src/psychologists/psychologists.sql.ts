@@ -1,6 +1,4 @@
 import type { UserRole } from '../auth/user.entity.js';
-import { sqlLiteral } from '../database/statement-args.js';
-import { LIVE_STATUSES } from '../sessions/session-transitions.js';
 import type { DateOverride, WeeklyInterval, WorkingHours } from './working-hours.js';
 
 /**
@@ -112,20 +110,16 @@ ON CONFLICT (psychologist_id) DO UPDATE
 RETURNING psychologist_id`,
 };
 
-/** The longest session (minutes): a booking that overlaps a range starts at most this before it. */
-export const MAX_SESSION_MINUTES = 180;
-
 /**
- * A psychologist's live bookings overlapping `[$2, $3)`, in one read whatever the range: the
- * (psychologist_id, scheduled_start DESC) index, its start bounded below by the range's start
- * minus the longest session, so the scan stays inside the range.
+ * A psychologist's live bookings overlapping `[$2, $3)`, in one read whatever the range: the live
+ * ranges (a row exists exactly while its session is live), through the GiST index of their
+ * exclusion constraint. Its pages hold live bookings only, so the read costs the same after a
+ * year of history as on day one (on `sessions` the week's bookings sat one per page among the
+ * past ones).
  */
 export const LIVE_BOOKINGS_BETWEEN = {
   name: 'psychologist-live-bookings',
-  text: `SELECT scheduled_start, scheduled_end FROM sessions
+  text: `SELECT scheduled_start, scheduled_end FROM session_ranges
  WHERE psychologist_id = $1::uuid
-   AND status IN (${LIVE_STATUSES.map(sqlLiteral).join(', ')})
-   AND scheduled_start >= $2::timestamptz - interval '${MAX_SESSION_MINUTES} minutes'
-   AND scheduled_start < $3::timestamptz
-   AND scheduled_end > $2::timestamptz`,
+   AND tstzrange(scheduled_start, scheduled_end, '[)') && tstzrange($2::timestamptz, $3::timestamptz, '[)')`,
 };

@@ -485,13 +485,14 @@ describe('working hours and free slots', () => {
           });
           expect(res.status).toBe(200);
           expect(res.body.slots.length).toBeGreaterThan(days * 20);
-          // Observed, not mocked: every statement the app sent that reads sessions for this
-          // psychologist (background tasks read sessions too, but not by this id).
+          // Observed, not mocked: every statement the app sent that reads bookings (sessions or
+          // their live ranges) for this psychologist (background tasks read sessions too, but
+          // not by this id).
           const reads = spy.mock.calls.filter(([config, values]) => {
             const text = typeof config === 'string' ? config : (config as { text?: string }).text;
             const args =
               (values as unknown[] | undefined) ?? (config as { values?: unknown[] }).values ?? [];
-            return /\bsessions\b/.test(text ?? '') && args.includes(p.id);
+            return /\bsession(s|_ranges)\b/.test(text ?? '') && args.includes(p.id);
           });
           expect({ days, reads: reads.length }).toEqual({ days, reads: 1 });
         }
