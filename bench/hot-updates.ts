@@ -6,8 +6,8 @@
  * the CPU time its backends spent per lifecycle (steadier than the rate on a shared machine).
  * Issue #25, point 2.
  */
-import { readFile } from 'node:fs/promises';
 import pg from 'pg';
+import { procCpuMs } from './lib/cpu-account.js';
 import { seedSessions } from './lib/db.js';
 import { transitionStatement } from '../src/sessions/sessions.sql.js';
 
@@ -24,15 +24,8 @@ async function counters(): Promise<{ upd: number; hot: number }> {
   return { upd: Number(rows[0].upd), hot: Number(rows[0].hot) };
 }
 
-/** User + system CPU of a process, in ms (Linux, clock ticks of 10 ms); null if not readable. */
-async function cpuMs(pid: number): Promise<number | null> {
-  try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return null;
-  }
-}
+/** User + system CPU of a backend, in ms; null if not readable (a database on another machine). */
+const cpuMs = (pid: number) => procCpuMs(`/proc/${pid}/stat`);
 
 async function main(): Promise<void> {
   const sessions = await seedSessions(pool, count);

@@ -19,15 +19,17 @@ export interface CpuSnapshot {
 
 const TICK_MS = 10;
 
-/** utime + stime of a /proc stat file, in ms; 0 once the process or thread is gone. */
-async function statMs(path: string): Promise<number> {
+/** utime + stime of a /proc stat file (a process's or a thread's), in ms; null once it is gone. */
+export async function procCpuMs(path: string): Promise<number | null> {
   try {
     const fields = (await readFile(path, 'utf8')).split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
   } catch {
-    return 0;
+    return null;
   }
 }
+
+const statMs = async (path: string) => (await procCpuMs(path)) ?? 0;
 
 async function postgresMs(): Promise<Map<number, number>> {
   const byPid = new Map<number, number>();

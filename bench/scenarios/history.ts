@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { migrate } from '../../src/database/migrate.js';
+import { trackingInserts } from '../../src/sessions/session-tracking.sql.js';
 import { fillHistory } from '../history/fill.js';
 import {
   explain,
@@ -123,17 +124,21 @@ async function slotPsychologists(filled: pg.Pool, empty: pg.Pool) {
     `INSERT INTO psychologist_availability (psychologist_id, weekly, overrides) VALUES ($1, $2, $3)`,
     [twin, JSON.stringify(weekly), JSON.stringify(overrides)],
   );
+  const copies: string[] = [];
   for (const b of bookings) {
-    await empty.query(
+    const { rows: made } = await empty.query<{ id: string }>(
       `WITH c AS (INSERT INTO users (email, name, role, password_hash)
                   VALUES ('copy-client-' || gen_random_uuid() || '@bench.test', 'Copy client', 'client', 'not-a-hash')
                   RETURNING id)
-       , s AS (INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes, status, payment_status)
-               SELECT c.id, $1, $2, $3, $4, $5, $6 FROM c RETURNING id, client_id)
-       INSERT INTO session_ranges (session_id, client_id, psychologist_id, scheduled_start, scheduled_end)
-       SELECT s.id, s.client_id, $1, $2, $3 FROM s`,
+       INSERT INTO sessions (client_id, psychologist_id, scheduled_start, scheduled_end, duration_minutes, status, payment_status)
+       SELECT c.id, $1, $2, $3, $4, $5, $6 FROM c RETURNING id`,
       [twin, b.scheduled_start, b.scheduled_end, b.duration_minutes, b.status, b.payment_status],
     );
+    copies.push(made[0].id);
+  }
+  // Their live ranges and deadlines, as the filled side's sessions have them.
+  for (const text of trackingInserts('id = ANY($1::uuid[])')) {
+    await empty.query(text, [copies]);
   }
   return { filled: id, empty: twin, from, to, bookings: bookings.length };
 }

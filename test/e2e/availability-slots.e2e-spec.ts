@@ -349,6 +349,27 @@ describe('working hours and free slots', () => {
       );
     });
 
+    it('follows a reschedule: the old time is offered again, the new one is taken', async () => {
+      const p = await psychologistWith();
+      const party: Party = { client, psychologist: p, admin };
+      const day = Math.ceil(Date.now() / DAY) * DAY + DAY;
+      const at = (hour: number) => new Date(day + hour * 3_600_000).toISOString();
+      const booked = await bookSession(t, party, { scheduledStart: at(10) });
+      const moved = await t.api
+        .post(`/api/sessions/${booked.id}/reschedule`)
+        .set('Authorization', client.auth)
+        .send({ scheduledStart: at(13) });
+      expect(moved.status).toBe(200);
+
+      const res = await slots(p.id, { from: at(9), to: at(15) });
+      expect(res.status).toBe(200);
+      expect(res.body.slots).toContain(at(10));
+      expect(res.body.slots).not.toContain(at(13));
+      expect(res.body.slots).not.toContain(
+        new Date(Date.parse(at(13)) - 30 * MINUTE).toISOString(),
+      );
+    });
+
     it('leaves out the times of live bookings (Pending, Confirmed) and offers those of cancelled ones', async () => {
       const p = await psychologistWith();
       const party: Party = { client, psychologist: p, admin };
