@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { Subscription } from 'rxjs';
 import type { Namespace } from 'socket.io';
 import { SessionEvents, type SessionStatusChanged } from '../sessions/session-events.js';
-import { sessionRoom, sessionUserRoom } from '../video-call/room-names.js';
+import { sessionOfRoom } from '../video-call/room-names.js';
 
 /** The HTTP metrics' labels: one request is counted and timed under the same ones. */
 const HTTP_LABELS = ['method', 'route', 'status_code'] as const;
@@ -11,9 +11,6 @@ const HTTP_LABELS = ['method', 'route', 'status_code'] as const;
 const CALL_DURATION_BUCKETS = [
   60, 300, 600, 1200, 1800, 2700, 3600, 4500, 5400, 7200, 10800, 14400,
 ];
-
-const ROOM_PREFIX = sessionRoom('');
-const USER_ROOM_MARK = sessionUserRoom('', '').slice(ROOM_PREFIX.length);
 
 /**
  * The service's Prometheus metrics, in a registry of its own per application (tests run several
@@ -146,11 +143,11 @@ export class MetricsService implements OnModuleDestroy {
   }
 }
 
-/** Session rooms only: Socket.io also keeps a room per socket id, and one per user in a session. */
+/** Session rooms only: Socket.io also keeps a room per socket id, and each socket's user room. */
 function countSessionRooms(namespace: Namespace | undefined): number {
   let count = 0;
   for (const room of namespace?.adapter.rooms.keys() ?? []) {
-    if (room.startsWith(ROOM_PREFIX) && !room.includes(USER_ROOM_MARK)) {
+    if (sessionOfRoom(room)) {
       count++;
     }
   }

@@ -76,7 +76,7 @@ export class PresenceJoins {
     sessionId: string,
     user: AuthUser,
     socketId: string,
-    admitted?: () => void | Promise<void>,
+    admitted?: (parties: JoinResult['parties']) => void | Promise<void>,
   ): Promise<JoinResult> {
     // A leave of this socket not yet written (the database was down) is written first: the new
     // stay must not be taken for the old one, which would hide the time the socket was away.
@@ -163,7 +163,7 @@ export class PresenceJoins {
     restore: boolean,
     now: Date,
     verdict?: (outcome: JoinOutcome) => void,
-    admitted?: () => void | Promise<void>,
+    admitted?: (parties: JoinResult['parties']) => void | Promise<void>,
   ): Promise<JoinOutcome> {
     const { text, values } = joinStatement({
       sessionId,
@@ -180,7 +180,7 @@ export class PresenceJoins {
       return verdict && admitted
         ? await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values, async (o) => {
             verdict(o);
-            await admitted();
+            await admitted([o.session!.client_id, o.session!.psychologist_id]);
           })
         : await this.sql.underSessionLock<JoinOutcome>(sessionId, text, values);
     } catch (error) {

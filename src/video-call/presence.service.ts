@@ -42,8 +42,9 @@ export class PresenceService {
   /**
    * Puts a socket in a session's room, in one statement under the session's row lock: checks who
    * may join, records the stay, and starts the call when both participants are now present.
-   * `admitted` runs once the checks have passed and before the commit: the transport's room is
-   * entered only by those allowed in, and before any later status change can be announced (two
+   * `admitted` runs once the checks have passed and before the commit, with the session's two
+   * participants: the transport's room is entered only by those allowed in, and before any later
+   * status change can be announced (two
    * round trips: the statement, then the COMMIT). Without it the statement commits on its own, in
    * one round trip: for a socket that is in the transport's room already.
    */
@@ -51,7 +52,7 @@ export class PresenceService {
     sessionId: string,
     user: AuthUser,
     socketId: string,
-    admitted?: () => void | Promise<void>,
+    admitted?: (parties: JoinResult['parties']) => void | Promise<void>,
   ): Promise<JoinResult> {
     return this.joins.join(sessionId, user, socketId, admitted);
   }

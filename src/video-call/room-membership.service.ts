@@ -4,14 +4,14 @@ import { DomainError } from '../common/errors/domain-error.js';
 import { warnDatabaseUnavailable } from '../database/outage-log.js';
 import type { SessionStatusChanged } from '../sessions/session-events.js';
 import { isTerminal } from '../sessions/session-transitions.js';
-import { EarlyRoomEntry } from './early-room-entry.service.js';
 import {
   PresenceService,
   type JoinedSession,
   type JoinResult,
   type LocalMember,
 } from './presence.service.js';
-import { sessionOfRoom, sessionRoom, sessionUserRoom } from './room-names.js';
+import { sessionOfRoom, sessionRoom, userRoom } from './room-names.js';
+import { RoomParties } from './room-parties.service.js';
 import type { RoomSocket } from './room-socket.js';
 
 /**
@@ -27,7 +27,7 @@ export class RoomMembership {
 
   constructor(
     private readonly presence: PresenceService,
-    private readonly earlyEntry: EarlyRoomEntry,
+    private readonly parties: RoomParties,
   ) {}
 
   /**
@@ -48,7 +48,7 @@ export class RoomMembership {
     namespace.adapter.on('delete-room', (room: string) => {
       const sessionId = sessionOfRoom(room);
       if (sessionId) {
-        this.earlyEntry.forget(sessionId);
+        this.parties.forget(sessionId);
       }
     });
   }
@@ -60,6 +60,29 @@ export class RoomMembership {
   /** Whether the socket may signal into the session's room: in it, and not ahead of its verdict. */
   isMember(socket: RoomSocket, sessionId: string): boolean {
     return socket.rooms.has(sessionRoom(sessionId)) && socket.data.entering !== sessionId;
+  }
+
+  /**
+   * Where a member's signal goes: the room's other sockets, less the sender's own (its user room)
+   * or, addressed `to` a user, less those of the session's other participant. A room holds only
+   * the session's two participants, so that is exactly the `to` user's sockets in the room, with
+   * no room per user and session. A `to` who is not a participant reaches nobody: undefined.
+   */
+  signalAudience(
+    sessionId: string,
+    from: string,
+    to: string | undefined,
+  ): { room: string; except: string } | undefined {
+    const room = sessionRoom(sessionId);
+    if (to === undefined) {
+      return { room, except: userRoom(from) };
+    }
+    // Known for any room a member is in: its join was admitted on this instance.
+    const parties = this.parties.of(sessionId);
+    if (!parties?.includes(to)) {
+      return undefined;
+    }
+    return { room, except: userRoom(parties[0] === to ? parties[1] : parties[0]) };
   }
 
   private departed(sessionId: string, socketId: string): void {
@@ -125,7 +148,6 @@ export class RoomMembership {
         return 'restored';
       }
       await socket.leave(sessionRoom(sessionId));
-      await socket.leave(sessionUserRoom(sessionId, socket.data.user.id));
       if (refused.session) {
         evicted(socket, refused.session);
       }
@@ -154,7 +176,6 @@ export class RoomMembership {
       } finally {
         socket.data.leaving = undefined;
       }
-      await socket.leave(sessionUserRoom(sessionId, socket.data.user.id));
       await this.presence.departure(sessionId, socket.id);
     });
   }
@@ -165,33 +186,27 @@ export class RoomMembership {
       return;
     }
     const room = sessionRoom(change.sessionId);
-    this.namespace
-      .in(room)
-      .socketsLeave([
-        room,
-        sessionUserRoom(change.sessionId, change.clientId),
-        sessionUserRoom(change.sessionId, change.psychologistId),
-      ]);
+    this.namespace.in(room).socketsLeave(room);
   }
 
   /**
    * Only those allowed in may hear the room, and a joiner must hear every status change that
    * follows its join. A socket normally enters the room once the join's checks have passed and
    * before it commits (two round trips). A socket that is in the room already, or whose user is
-   * one of the session's two participants (see EarlyRoomEntry), enters first and the join commits
+   * one of the session's two participants (see RoomParties), enters first and the join commits
    * in one round trip: such a socket may hear its own session's events for the moment a refusal
    * takes, never a stranger's; its signals wait for the verdict.
    */
   private async enter(socket: RoomSocket, sessionId: string): Promise<JoinResult> {
     const { user } = socket.data;
-    const rooms = [sessionRoom(sessionId), sessionUserRoom(sessionId, user.id)];
-    const wasIn = socket.rooms.has(rooms[0]);
-    const early = !wasIn && this.earlyEntry.mayEnterEarly(sessionId, user.id);
+    const room = sessionRoom(sessionId);
+    const wasIn = socket.rooms.has(room);
+    const early = !wasIn && this.parties.mayEnterEarly(sessionId, user.id);
     try {
       let joined: JoinResult;
       if (wasIn || early) {
         if (early) {
-          await socket.join(rooms);
+          await socket.join(room);
           socket.data.entering = sessionId;
         }
         try {
@@ -200,21 +215,23 @@ export class RoomMembership {
           socket.data.entering = undefined;
         }
       } else {
-        joined = await this.presence.join(sessionId, user, socket.id, () => socket.join(rooms));
+        joined = await this.presence.join(sessionId, user, socket.id, (parties) => {
+          // Known before the socket is in the room, so its signals can be routed (see
+          // signalAudience); forgotten with the room if the join fails after all.
+          this.parties.remember(sessionId, parties);
+          return socket.join(room);
+        });
       }
       if (socket.disconnected) {
         // The socket went away while its join was being committed: its departure may have been
         // written before the stay existed, which would leave the stay open. Closed here (closing
         // it twice is a no-op).
         await this.presence.depart(sessionId, socket.id, 'disconnect');
-      } else if (socket.rooms.has(rooms[0])) {
-        // Not after the room is gone (a session that ended meanwhile): the entry would outlive it.
-        this.earlyEntry.remember(sessionId, joined.parties);
       }
       return joined;
     } catch (error) {
       if (!wasIn) {
-        rooms.forEach((r) => void socket.leave(r));
+        void socket.leave(room);
       }
       throw error;
     }

@@ -10,12 +10,10 @@ export const sessionOfRoom = (room: string): string | undefined =>
     ? room.slice(SESSION_ROOM_PREFIX.length)
     : undefined;
 
-/** The sockets of one user inside one session's room (for signals addressed with `to`). */
-export const sessionUserRoom = (sessionId: string, userId: string) =>
-  `session:${sessionId}:user:${userId}`;
-
 /**
  * Every socket of one user, in a room or not, from its connection on: what happens to the user's
- * sessions reaches all of them (a dashboard hears its sessions without joining their rooms).
+ * sessions reaches all of them (a dashboard hears its sessions without joining their rooms). Named
+ * by the user's id itself, the string the socket's user holds already: no name of its own per
+ * socket. No other room can take that name: session rooms have a prefix, socket ids are shorter.
  */
-export const userRoom = (userId: string) => `user:${userId}`;
+export const userRoom = (userId: string) => userId;

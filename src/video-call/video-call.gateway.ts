@@ -34,7 +34,6 @@ import type { JoinedSession, JoinResult, LocalMember } from './presence.service.
 import { LiveEvents } from './live-events.service.js';
 import { RoomEvents } from './room-events.js';
 import { RoomMembership } from './room-membership.service.js';
-import { sessionRoom, sessionUserRoom } from './room-names.js';
 import { newSocketState, type RoomSocket } from './room-socket.js';
 import { SocketRateLimit } from './socket-rate-limit.js';
 import { SocketTokenClock, type TokenClockListener } from './socket-token-clock.service.js';
@@ -238,14 +237,15 @@ export class VideoCallGateway
         throw new DomainError('PAYLOAD_TOO_LARGE', 'Signal data is larger than 64 KiB');
       }
       const from = socket.data.user.id;
-      const relay = { sessionId: message.sessionId, from, type: message.type, data: message.data };
-      if (message.to) {
-        socket.to(sessionUserRoom(message.sessionId, message.to)).emit('signal', relay);
-      } else {
-        socket
-          .to(sessionRoom(message.sessionId))
-          .except(sessionUserRoom(message.sessionId, from))
-          .emit('signal', relay);
+      const audience = this.membership.signalAudience(message.sessionId, from, message.to);
+      if (audience) {
+        const relay = {
+          sessionId: message.sessionId,
+          from,
+          type: message.type,
+          data: message.data,
+        };
+        socket.to(audience.room).except(audience.except).emit('signal', relay);
       }
       return {};
     });

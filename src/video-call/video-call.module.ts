@@ -4,7 +4,7 @@ import { SessionsModule } from '../sessions/sessions.module.js';
 import { AttendanceController } from './attendance.controller.js';
 import { AttendanceService } from './attendance.service.js';
 import { CallReconciler } from './call-reconciler.service.js';
-import { EarlyRoomEntry } from './early-room-entry.service.js';
+import { RoomParties } from './room-parties.service.js';
 import { IceServersService } from './ice-servers.service.js';
 import { InstanceRegistry } from './instance-registry.service.js';
 import { PresenceHeartbeat } from './presence-heartbeat.service.js';
@@ -39,7 +39,7 @@ import { VideoCallService } from './video-call.service.js';
     VideoCallGateway,
     SocketRateLimit,
     RoomMembership,
-    EarlyRoomEntry,
+    RoomParties,
     SocketTokenClock,
     IceServersService,
   ],

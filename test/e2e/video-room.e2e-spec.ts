@@ -218,6 +218,49 @@ describe('video room (WebSocket)', () => {
     expect(history1.filter((r) => r.to === 'In Progress')).toHaveLength(1);
   });
 
+  it('routes signals: to the other participant, or only to `to` (a participant of the session), never back to the sender', async () => {
+    const { party, id } = await confirmedSession(t);
+    const stranger = await registerUser(t, 'client');
+    const laptop = await open(party.client.token);
+    const phone = await open(party.client.token);
+    const psych = await open(party.psychologist.token);
+    // The client's phone is on the dashboard, outside the room: no signal reaches it.
+    const outside = await open(party.client.token);
+    for (const s of [laptop, phone, psych]) {
+      expect(await request(s, 'join-room', { sessionId: id })).toMatchObject({ ok: true });
+    }
+    const heard = new Map(
+      [laptop, phone, psych, outside].map((s) => [s, record<any>(s, 'signal')]),
+    );
+    const send = async (to: string | undefined, data: string) =>
+      expect(
+        await request(laptop, 'signal', { sessionId: id, to, type: 'ice-candidate', data }),
+      ).toEqual({ ok: true });
+
+    await send(undefined, 'to the other participant');
+    await send(party.client.id, "to the client's other device");
+    await send(party.psychologist.id, 'to the psychologist');
+    await send(stranger.id, 'to a stranger');
+    await send(undefined, 'last');
+    await send(party.client.id, 'last');
+    // One sender, one server: relays arrive in the order sent, so once the psychologist and the
+    // phone have their last one, everything that was coming to anyone has come.
+    const dataOf = (s: Socket) => heard.get(s)!.map((m) => m.data);
+    await eventually(() =>
+      Promise.resolve(dataOf(psych).at(-1) === 'last' && dataOf(phone).at(-1) === 'last'),
+    );
+    expect(dataOf(psych)).toEqual(['to the other participant', 'to the psychologist', 'last']);
+    expect(dataOf(phone)).toEqual(["to the client's other device", 'last']);
+    expect(dataOf(laptop)).toEqual([]);
+    expect(dataOf(outside)).toEqual([]);
+    expect(heard.get(psych)![0]).toEqual({
+      sessionId: id,
+      from: party.client.id,
+      type: 'ice-candidate',
+      data: 'to the other participant',
+    });
+  });
+
   it('starts the call exactly once when both join at the same instant, 20 times over', async () => {
     for (let i = 0; i < 20; i++) {
       const { party, id } = await confirmedSession(t);

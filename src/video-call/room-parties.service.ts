@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import type { JoinResult } from './presence.service.js';
+
+/**
+ * The client and psychologist of each session whose room has sockets on this instance, learnt as
+ * its joins are admitted (who takes part in a session never changes) and forgotten with the room.
+ * A socket in a room has had its join admitted here, so the parties of any room a socket is in are
+ * known: signals are routed with them (see RoomMembership.signalAudience), and a join of one of
+ * them may enter the room ahead of its verdict, in one round trip instead of two (see
+ * RoomMembership.join). Another instance learns its own rooms' parties.
+ */
+@Injectable()
+export class RoomParties {
+  private readonly parties = new Map<string, JoinResult['parties']>();
+
+  /** The session's two participants, while its room has sockets on this instance. */
+  of(sessionId: string): JoinResult['parties'] | undefined {
+    return this.parties.get(sessionId);
+  }
+
+  /** Whether the user is known to be one of the session's two participants. */
+  mayEnterEarly(sessionId: string, userId: string): boolean {
+    return this.of(sessionId)?.includes(userId) ?? false;
+  }
+
+  /** A join admitted into the session's room. */
+  remember(sessionId: string, parties: JoinResult['parties']): void {
+    this.parties.set(sessionId, parties);
+  }
+
+  /** The room has no socket left on this instance. */
+  forget(sessionId: string): void {
+    this.parties.delete(sessionId);
+  }
+}
