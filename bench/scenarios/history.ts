@@ -28,7 +28,7 @@ import type { ServerProcess } from '../lib/procs.js';
 import { disconnectAll, mapLimit } from '../lib/sockets.js';
 import { median, percentile } from '../lib/stats.js';
 import { lifecycles } from './http.js';
-import { connectPairs, joinPair, sockets } from './sockets.js';
+import { connectPairs, joinPair, joinWarmUpPairs, sockets } from './sockets.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONNECTIONS = 32;
@@ -258,7 +258,11 @@ export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
       `S8 join (${clients} clients)`,
       1,
       (side) => async (m) => {
-        const pairs = await connectPairs(side.ctx, side.server.url, m ? clients / 2 : 50);
+        const pairs = await connectPairs(
+          side.ctx,
+          side.server.url,
+          m ? clients / 2 : joinWarmUpPairs(ctx),
+        );
         try {
           const latencies = await mapLimit(pairs, 16, joinPair);
           return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };

@@ -82,10 +82,15 @@ export async function s3RoomJoin(ctx: BenchContext): Promise<ResultRow[]> {
   return rows;
 }
 
+/**
+ * Rooms joined in a warm-up round: enough joins that every pooled connection has planned the
+ * join's statements for good (PostgreSQL plans a prepared statement afresh for its first five
+ * runs on a connection).
+ */
+export const joinWarmUpPairs = (ctx: BenchContext) => (ctx.quick ? 50 : 250);
+
 async function roomJoinAt(ctx: BenchContext, n: number): Promise<ResultRow[]> {
-  // Enough warm-up joins that every pooled connection has planned the join's statements for good
-  // (PostgreSQL plans a prepared statement afresh for its first five runs on a connection).
-  const warm = ctx.quick ? 50 : 250;
+  const warm = joinWarmUpPairs(ctx);
   const concurrency = Number(process.env.BENCH_S3_CONCURRENCY ?? 16);
   const run = (server: ServerProcess) => async (measured: boolean) => {
     const pairs = await connectPairs(ctx, server.url, measured ? n / 2 : warm);
