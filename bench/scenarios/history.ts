@@ -199,24 +199,42 @@ async function writePlans(side: Side, sessions: number): Promise<string[]> {
   return notable;
 }
 
+/** A database of its own for one side of S8, migrated, with a pool on it. */
+async function sideDatabase(ctx: BenchContext, side: Side['name']) {
+  const name = `${ctx.db.parts.database}_${side}`;
+  await ctx.pool.query(`CREATE DATABASE ${name}`);
+  const url = new URL(ctx.db.url);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  // The database is dropped WITH (FORCE) at the end: an idle client told so is expected.
+  pool.on('error', (error) => ctx.log(`S8: ${side} database pool: ${error.message}`));
+  return {
+    url: url.toString(),
+    pool,
+    async drop() {
+      await pool.end();
+      await ctx.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    },
+  };
+}
+
 /**
  * S8: the service on a database holding a year of history against the same service on an empty
- * one: reads, start + end, room joins, a reconciler tick and the slot listing, interleaved.
+ * one: reads, start + end, room joins, a reconciler tick and the slot listing, interleaved. Each
+ * side is a database of its own with a server of its own started for it, so that neither inherits
+ * what the scenarios before it left (rows, a server's warmed-up code).
  * `project` = filled, `baseline` = empty in the rows.
  */
 export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
   const sessions = ctx.quick ? 100_000 : Number(process.env.BENCH_S8_SESSIONS ?? 1_000_000);
-  const name = `${ctx.db.parts.database}_filled`;
-  await ctx.pool.query(`CREATE DATABASE ${name}`);
-  const url = new URL(ctx.db.url);
-  url.pathname = `/${name}`;
-  const filledPool = new pg.Pool({ connectionString: url.toString(), max: 4 });
-  // The filled database is dropped WITH (FORCE) at the end: an idle client told so is expected.
-  filledPool.on('error', (error) => ctx.log(`S8: filled database pool: ${error.message}`));
-  let server: ServerProcess | undefined;
+  const filledDb = await sideDatabase(ctx, 'filled');
+  const emptyDb = await sideDatabase(ctx, 'empty');
+  const filledPool = filledDb.pool;
+  const servers: ServerProcess[] = [];
   try {
-    await migrate(url.toString());
-    const fill = await fillHistory(url.toString(), sessions, (l) => ctx.log(`S8 fill: ${l}`));
+    await migrate(filledDb.url);
+    await migrate(emptyDb.url);
+    const fill = await fillHistory(filledDb.url, sessions, (l) => ctx.log(`S8 fill: ${l}`));
     // The year's endpoints keep their deliveries but want nothing the runs cause, so that both
     // databases do the same work per call (the empty one has no endpoint).
     await filledPool.query(`UPDATE webhook_endpoints SET events = ARRAY['session.rescheduled']`);
@@ -226,14 +244,13 @@ export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
     ctx.log(
       `S8: VACUUM (ANALYZE) of the filled database took ${Math.round((Date.now() - t) / 1000)} s`,
     );
-    server = await ctx.startProject('project-filled', url.toString());
-    const filled: Side = {
-      name: 'filled',
-      server,
-      pool: filledPool,
-      ctx: { ...ctx, pool: filledPool, project: server },
+    const side = async (name: Side['name'], db: typeof filledDb): Promise<Side> => {
+      const server = await ctx.startProject(`project-${name}`, db.url);
+      servers.push(server);
+      return { name, server, pool: db.pool, ctx: { ...ctx, pool: db.pool, project: server } };
     };
-    const empty: Side = { name: 'empty', server: ctx.project, pool: ctx.pool, ctx };
+    const filled = await side('filled', filledDb);
+    const empty = await side('empty', emptyDb);
     const sides = { filled, empty };
     const seconds = ctx.quick ? 3 : 10;
 
@@ -278,7 +295,7 @@ export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
       0,
       (side) => () => ticks(side, tickCount),
     );
-    const psych = await slotPsychologists(filledPool, ctx.pool);
+    const psych = await slotPsychologists(filledPool, empty.pool);
     const slots = await interleaveSides(sides, 'S8 slots', 1, (side) => (m) => {
       const id = side.name === 'filled' ? psych.filled : psych.empty;
       const query = `from=${psych.from.toISOString()}&to=${psych.to.toISOString()}`;
@@ -304,7 +321,9 @@ export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
       fill.added,
     )
       .map(([t, n]) => `${t} ${n.toLocaleString('en')}`)
-      .join(', ')}), baseline = the empty bench database; same server build and settings`;
+      .join(
+        ', ',
+      )}), baseline = an empty migrated database; each side with a server of its own started for S8, same build and settings`;
     const pick = <T, K extends keyof T>(r: { filled: T[]; empty: T[] }, k: K) =>
       [r.filled.map((x) => Number(x[k])), r.empty.map((x) => Number(x[k]))] as const;
     return [
@@ -379,8 +398,8 @@ export async function s8History(ctx: BenchContext): Promise<ResultRow[]> {
       ),
     ];
   } finally {
-    await server?.stop();
-    await filledPool.end();
-    await ctx.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await Promise.all(servers.map((s) => s.stop()));
+    await filledDb.drop();
+    await emptyDb.drop();
   }
 }
