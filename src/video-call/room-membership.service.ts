@@ -216,10 +216,14 @@ export class RoomMembership {
         }
       } else {
         joined = await this.presence.join(sessionId, user, socket.id, (parties) => {
-          // Known before the socket is in the room, so its signals can be routed (see
-          // signalAudience); forgotten with the room if the join fails after all.
-          this.parties.remember(sessionId, parties);
-          return socket.join(room);
+          const entered = socket.join(room);
+          // Known from the moment the socket is in the room, so its signals can be routed (see
+          // signalAudience), and forgotten with the room. A socket gone meanwhile is let into no
+          // room (Socket.io makes its join a no-op): nothing to remember, nothing would forget it.
+          if (socket.rooms.has(room)) {
+            this.parties.remember(sessionId, parties);
+          }
+          return entered;
         });
       }
       if (socket.disconnected) {

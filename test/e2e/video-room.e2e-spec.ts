@@ -474,6 +474,38 @@ describe('video room (WebSocket)', () => {
       expect(joins.slice(4)).toEqual(['two round trips']);
     });
 
+    it('knows nothing of a session whose only joiner went away while its join waited', async () => {
+      const { party, id } = await confirmedSession(t);
+      const gone = await open(party.client.token);
+      const joins = watchJoins();
+      const holder = new pg.Client({ connectionString: t.db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT FROM sessions WHERE id = $1 FOR UPDATE', [id]);
+        gone.emit('join-room', { sessionId: id });
+        await waitForLockWaiters(t.db.url, 1);
+        gone.disconnect();
+        await sleep(200); // the server has seen the disconnect
+        await holder.query('COMMIT');
+        // The join commits after its socket is gone (Socket.io no longer lets it into a room) and
+        // closes the stay it wrote.
+        await eventually(async () => {
+          const { rows } = await holder.query(
+            'SELECT left_at FROM room_presence WHERE session_id = $1',
+            [id],
+          );
+          return rows.length === 1 && rows[0].left_at !== null;
+        });
+      } finally {
+        await holder.end();
+      }
+      // No room came of it, so its parties are not known: the next join takes two round trips.
+      const psych = await open(party.psychologist.token);
+      expect((await request(psych, 'join-room', { sessionId: id })).ok).toBe(true);
+      expect(joins).toEqual(['two round trips', 'two round trips']);
+    });
+
     it('takes a refused participant back out: nothing heard after the refusal, no signal sent before the verdict', async () => {
       const { party, id } = await confirmedSession(t);
       const client = await open(party.client.token);
