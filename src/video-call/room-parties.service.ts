@@ -3,11 +3,11 @@ import type { JoinResult } from './presence.service.js';
 
 /**
  * The client and psychologist of each session whose room has sockets on this instance, learnt as
- * its joins are admitted (who takes part in a session never changes) and forgotten with the room.
- * A socket in a room has had its join admitted here, so the parties of any room a socket is in are
- * known: signals are routed with them (see RoomMembership.signalAudience), and a join of one of
- * them may enter the room ahead of its verdict, in one round trip instead of two (see
- * RoomMembership.join). Another instance learns its own rooms' parties.
+ * an admitted join's socket enters the room (who takes part in a session never changes) and
+ * forgotten with the room. Every socket in a room entered it that way, so the parties of any room
+ * a socket is in are known: signals are routed with them (see RoomMembership.signalAudience), and
+ * a join of one of them may enter the room ahead of its verdict, in one round trip instead of two
+ * (see RoomMembership.join). Another instance learns its own rooms' parties.
  */
 @Injectable()
 export class RoomParties {
@@ -23,7 +23,7 @@ export class RoomParties {
     return this.of(sessionId)?.includes(userId) ?? false;
   }
 
-  /** A join admitted into the session's room. */
+  /** An admitted join's socket is in the session's room. */
   remember(sessionId: string, parties: JoinResult['parties']): void {
     this.parties.set(sessionId, parties);
   }
