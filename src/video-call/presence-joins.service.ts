@@ -22,9 +22,10 @@ export interface JoinResult {
   sessionId: string;
   status: SessionStatus;
   participants: PresentParticipant[];
-  /** The session's client and psychologist, whether present or not. */
-  parties: readonly [clientId: string, psychologistId: string];
 }
+
+/** A session's client and psychologist, whether present or not. */
+export type SessionParties = readonly [clientId: string, psychologistId: string];
 
 /** The session's row as a join saw it (jsonb: times are strings). */
 export interface JoinedSession {
@@ -76,7 +77,7 @@ export class PresenceJoins {
     sessionId: string,
     user: AuthUser,
     socketId: string,
-    admitted?: (parties: JoinResult['parties']) => void | Promise<void>,
+    admitted?: (parties: SessionParties) => void | Promise<void>,
   ): Promise<JoinResult> {
     // A leave of this socket not yet written (the database was down) is written first: the new
     // stay must not be taken for the old one, which would hide the time the socket was away.
@@ -119,12 +120,10 @@ export class PresenceJoins {
       // A refused join wrote nothing.
       verdict(outcome);
     }
-    const session = outcome.session!;
     return {
       sessionId,
-      status: this.announce(sessionId, user, socketId, outcome) ?? session.status,
+      status: this.announce(sessionId, user, socketId, outcome) ?? outcome.session!.status,
       participants: outcome.participants.map(({ userId, role }) => ({ userId, role })),
-      parties: [session.client_id, session.psychologist_id],
     };
   }
 
@@ -163,7 +162,7 @@ export class PresenceJoins {
     restore: boolean,
     now: Date,
     verdict?: (outcome: JoinOutcome) => void,
-    admitted?: (parties: JoinResult['parties']) => void | Promise<void>,
+    admitted?: (parties: SessionParties) => void | Promise<void>,
   ): Promise<JoinOutcome> {
     const { text, values } = joinStatement({
       sessionId,

@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../auth/auth-user.js';
 import { InstanceStops } from './instance-stops.service.js';
 import { PresenceDepartures, stayKey } from './presence-departures.service.js';
-import { PresenceJoins, type JoinResult, type RestoreRefused } from './presence-joins.service.js';
+import {
+  PresenceJoins,
+  type JoinResult,
+  type RestoreRefused,
+  type SessionParties,
+} from './presence-joins.service.js';
 import type { LeaveReason } from './presence-stays.sql.js';
 
 export type {
@@ -10,6 +15,7 @@ export type {
   JoinResult,
   PresentParticipant,
   RestoreRefused,
+  SessionParties,
 } from './presence-joins.service.js';
 export type { LeaveReason } from './presence-stays.sql.js';
 
@@ -44,15 +50,15 @@ export class PresenceService {
    * may join, records the stay, and starts the call when both participants are now present.
    * `admitted` runs once the checks have passed and before the commit, with the session's two
    * participants: the transport's room is entered only by those allowed in, and before any later
-   * status change can be announced (two
-   * round trips: the statement, then the COMMIT). Without it the statement commits on its own, in
-   * one round trip: for a socket that is in the transport's room already.
+   * status change can be announced (two round trips: the statement, then the COMMIT). Without it
+   * the statement commits on its own, in one round trip: for a socket that is in the transport's
+   * room already.
    */
   join(
     sessionId: string,
     user: AuthUser,
     socketId: string,
-    admitted?: (parties: JoinResult['parties']) => void | Promise<void>,
+    admitted?: (parties: SessionParties) => void | Promise<void>,
   ): Promise<JoinResult> {
     return this.joins.join(sessionId, user, socketId, admitted);
   }

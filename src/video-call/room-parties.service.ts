@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { JoinResult } from './presence.service.js';
+import type { SessionParties } from './presence.service.js';
 
 /**
  * The client and psychologist of each session whose room has sockets on this instance, learnt as
@@ -11,10 +11,10 @@ import type { JoinResult } from './presence.service.js';
  */
 @Injectable()
 export class RoomParties {
-  private readonly parties = new Map<string, JoinResult['parties']>();
+  private readonly parties = new Map<string, SessionParties>();
 
   /** The session's two participants, while its room has sockets on this instance. */
-  of(sessionId: string): JoinResult['parties'] | undefined {
+  of(sessionId: string): SessionParties | undefined {
     return this.parties.get(sessionId);
   }
 
@@ -24,7 +24,7 @@ export class RoomParties {
   }
 
   /** An admitted join's socket is in the session's room. */
-  remember(sessionId: string, parties: JoinResult['parties']): void {
+  remember(sessionId: string, parties: SessionParties): void {
     this.parties.set(sessionId, parties);
   }
 

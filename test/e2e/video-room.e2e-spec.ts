@@ -224,7 +224,7 @@ describe('video room (WebSocket)', () => {
     const laptop = await open(party.client.token);
     const phone = await open(party.client.token);
     const psych = await open(party.psychologist.token);
-    // The client's phone is on the dashboard, outside the room: no signal reaches it.
+    // A fourth socket of the client's, on the dashboard outside the room: no signal reaches it.
     const outside = await open(party.client.token);
     for (const s of [laptop, phone, psych]) {
       expect(await request(s, 'join-room', { sessionId: id })).toMatchObject({ ok: true });
